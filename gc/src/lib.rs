@@ -1,0 +1,19 @@
+//! The Spur object format and memory manager.
+//!
+//! The heap is real Spur memory: objects live in mapped memory laid out as in
+//! an image file, and an object reference ([`Oop`]) is an address or an
+//! immediate. [`header`] is the single source of truth for the object layout;
+//! [`memory`] is the only module that touches raw addresses.
+
+pub mod header;
+pub mod heap;
+pub mod memory;
+pub mod method;
+pub mod oop;
+pub mod specials;
+pub mod verify;
+
+pub use header::{class_index, format, Header};
+pub use heap::{AllocError, Heap, HeapConfig, Roots, Segment};
+pub use oop::Oop;
+pub use verify::{verify, Finding, VerifyOptions};

@@ -1,0 +1,159 @@
+//! Raw access to heap memory: the one place in `gc` that dereferences
+//! addresses. Every access is checked against the committed range, so a bad
+//! reference becomes a Rust panic (which the VM turns into a fault report)
+//! instead of a segfault.
+
+use platform::{page_size, Reservation};
+use std::io;
+
+/// A reserved range of address space whose prefix `[base, base+committed)` is
+/// readable and writable.
+#[derive(Debug)]
+pub struct HeapMemory {
+    region: Reservation,
+    committed: usize,
+}
+
+impl HeapMemory {
+    /// Reserves `bytes` of address space; nothing is committed yet.
+    pub fn reserve(bytes: usize) -> io::Result<HeapMemory> {
+        Ok(HeapMemory {
+            region: Reservation::reserve(bytes)?,
+            committed: 0,
+        })
+    }
+
+    #[inline]
+    pub fn base(&self) -> usize {
+        self.region.base()
+    }
+
+    /// First address past the committed prefix.
+    #[inline]
+    pub fn committed_end(&self) -> usize {
+        self.region.base() + self.committed
+    }
+
+    /// One past the last reserved address.
+    pub fn reserved_end(&self) -> usize {
+        self.region.base() + self.region.len()
+    }
+
+    /// Commits memory so that every address below `end` is usable.
+    pub fn ensure_committed(&mut self, end: usize) -> io::Result<()> {
+        if end <= self.committed_end() {
+            return Ok(());
+        }
+        if end > self.reserved_end() {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!("heap reservation of {} bytes exhausted", self.region.len()),
+            ));
+        }
+        let chunk = (1 << 20).max(page_size());
+        let new_committed = platform::memory::round_up(end - self.base(), chunk).min(self.region.len());
+        self.region
+            .commit(self.committed, new_committed - self.committed)?;
+        self.committed = new_committed;
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn check(&self, addr: usize, len: usize) {
+        let off = addr.wrapping_sub(self.region.base());
+        if off > self.committed || len > self.committed - off {
+            bad_access(addr, len, self.region.base(), self.committed);
+        }
+    }
+
+    #[inline]
+    pub fn u64_at(&self, addr: usize) -> u64 {
+        self.check(addr, 8);
+        // SAFETY: the range is inside committed memory (checked above);
+        // unaligned reads are allowed by read_unaligned.
+        unsafe { (addr as *const u64).read_unaligned() }
+    }
+
+    #[inline]
+    pub fn set_u64_at(&mut self, addr: usize, v: u64) {
+        self.check(addr, 8);
+        // SAFETY: inside committed memory; `&mut self` excludes other borrows.
+        unsafe { (addr as *mut u64).write_unaligned(v) }
+    }
+
+    #[inline]
+    pub fn u8_at(&self, addr: usize) -> u8 {
+        self.check(addr, 1);
+        // SAFETY: inside committed memory.
+        unsafe { (addr as *const u8).read() }
+    }
+
+    #[inline]
+    pub fn set_u8_at(&mut self, addr: usize, v: u8) {
+        self.check(addr, 1);
+        // SAFETY: inside committed memory; exclusive access through &mut self.
+        unsafe { (addr as *mut u8).write(v) }
+    }
+
+    /// The bytes `[addr, addr+len)`.
+    #[inline]
+    pub fn bytes(&self, addr: usize, len: usize) -> &[u8] {
+        self.check(addr, len);
+        // SAFETY: inside committed memory; the slice borrows `self`, so the
+        // memory cannot be written or unmapped while it lives.
+        unsafe { std::slice::from_raw_parts(addr as *const u8, len) }
+    }
+
+    /// The bytes `[addr, addr+len)`, writable.
+    #[inline]
+    pub fn bytes_mut(&mut self, addr: usize, len: usize) -> &mut [u8] {
+        self.check(addr, len);
+        // SAFETY: inside committed memory; the mutable slice borrows `self`
+        // exclusively.
+        unsafe { std::slice::from_raw_parts_mut(addr as *mut u8, len) }
+    }
+
+    /// Copies `len` bytes from `src` to `dst`; the ranges may overlap.
+    pub fn copy(&mut self, src: usize, dst: usize, len: usize) {
+        self.check(src, len);
+        self.check(dst, len);
+        // SAFETY: both ranges are inside committed memory; `copy` handles overlap.
+        unsafe { std::ptr::copy(src as *const u8, dst as *mut u8, len) }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn bad_access(addr: usize, len: usize, base: usize, committed: usize) -> ! {
+    panic!(
+        "heap access out of range: {addr:#x}+{len} outside [{base:#x}, {:#x})",
+        base + committed
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_and_access() {
+        let mut m = HeapMemory::reserve(64 << 20).unwrap();
+        m.ensure_committed(m.base() + 100).unwrap();
+        let a = m.base() + 16;
+        m.set_u64_at(a, 0x1122334455667788);
+        assert_eq!(m.u64_at(a), 0x1122334455667788);
+        assert_eq!(m.u8_at(a), 0x88);
+        m.copy(a, a + 4, 8);
+        assert_eq!(m.u8_at(a + 4), 0x88);
+        assert!(m.ensure_committed(m.base() + (65 << 20)).is_err());
+    }
+
+    #[test]
+    #[should_panic(expected = "out of range")]
+    fn out_of_range_panics_instead_of_faulting() {
+        let mut m = HeapMemory::reserve(8 << 20).unwrap();
+        m.ensure_committed(m.base() + 4096).unwrap();
+        let end = m.committed_end();
+        m.u64_at(end - 4);
+    }
+}

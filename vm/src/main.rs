@@ -1,0 +1,62 @@
+//! The `sprocket` command line.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+mod cli;
+
+#[derive(Parser)]
+#[command(
+    name = "sprocket",
+    version,
+    about = "A Spur virtual machine for Squeak, Pharo and Cuis Smalltalk"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inspect, verify and convert image files.
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Header fields, segments, object counts per class, special objects, bytecode set.
+    Info {
+        image: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load the image and run the heap verifier: exit 0 when clean, 1 with findings.
+    Verify { image: PathBuf },
+    /// Convert an image (e.g. Spur 32-bit) and save it as a 64-bit Spur image.
+    Convert {
+        image: PathBuf,
+        /// Where to write the 64-bit image.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    cli::install_panic_hook();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Image(ImageCommand::Info { image, json }) => cli::image_info(&image, json),
+        Command::Image(ImageCommand::Verify { image }) => cli::image_verify(&image),
+        Command::Image(ImageCommand::Convert { image, output }) => cli::image_convert(&image, &output),
+    };
+    match result {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("sprocket: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
