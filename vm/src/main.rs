@@ -19,6 +19,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run an image headless; its quit code is the exit code.
+    Run {
+        image: PathBuf,
+        /// Arguments for the image (getSystemAttribute 2, 3, ...).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        vm: cli::run::VmOptions,
+    },
     /// Inspect, verify and convert image files.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -48,6 +57,7 @@ fn main() -> ExitCode {
     cli::install_panic_hook();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run { image, args, vm } => cli::run::run_image(&image, args, &vm),
         Command::Image(ImageCommand::Info { image, json }) => cli::image_info(&image, json),
         Command::Image(ImageCommand::Verify { image }) => cli::image_verify(&image),
         Command::Image(ImageCommand::Convert { image, output }) => cli::image_convert(&image, &output),

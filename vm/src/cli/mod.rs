@@ -1,5 +1,7 @@
 //! What each `sprocket` command does, kept apart from argument parsing.
 
+pub mod run;
+
 use gc::verify::{verify, VerifyOptions};
 use images::info::ImageInfo;
 use images::{load_image, save_image};

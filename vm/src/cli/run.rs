@@ -1,0 +1,58 @@
+//! `sprocket run`: load an image and run it.
+
+use clap::Args;
+use std::path::Path;
+use std::process::ExitCode;
+use vm::{RunOptions, StopReason, Trace, Vm};
+
+/// Options every command that runs an image accepts.
+#[derive(Args, Debug, Clone, Default)]
+pub struct VmOptions {
+    /// Run with the interpreter only (the JIT is not built yet, so this is the default).
+    #[arg(long)]
+    pub interpreter: bool,
+    /// Trace sends or bytecodes to stderr.
+    #[arg(long, value_parser = parse_trace)]
+    pub trace: Option<Trace>,
+    /// Stop after this many seconds (exit code 124).
+    #[arg(long)]
+    pub timeout: Option<f64>,
+}
+
+fn parse_trace(s: &str) -> Result<Trace, String> {
+    match s {
+        "sends" => Ok(Trace::Sends),
+        "bytecodes" => Ok(Trace::Bytecodes),
+        _ => Err(format!("unknown trace kind '{s}' (sends, bytecodes)")),
+    }
+}
+
+/// Loads `image` and runs it with `args`; the image's quit code is the exit code.
+pub fn run_image(image: &Path, args: Vec<String>, opts: &VmOptions) -> Result<ExitCode, String> {
+    let img = images::load_image(image).map_err(|e| e.to_string())?;
+    let options = RunOptions {
+        image_args: args,
+        image_path: image.to_path_buf(),
+        vm_path: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        trace: opts.trace.unwrap_or_default(),
+        timeout_secs: opts.timeout,
+    };
+    let mut vm = Vm::new(img.heap, img.header, options).map_err(|e| e.to_string())?;
+    match vm.run() {
+        Ok(StopReason::Quit(code)) => Ok(ExitCode::from((code & 0xff) as u8)),
+        Ok(StopReason::Timeout) => {
+            eprintln!("sprocket: timed out after {} s", opts.timeout.unwrap_or(0.0));
+            Ok(ExitCode::from(124))
+        }
+        Ok(StopReason::Deadlock) => {
+            eprintln!("sprocket: no process can run (deadlock); stopping");
+            Ok(ExitCode::from(3))
+        }
+        Err(fault) => {
+            eprint!("sprocket: {fault}");
+            Ok(ExitCode::from(70))
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Frame layout on the VM stack.
+//!
+//! The stack is an array of words that grows downwards, as a machine stack
+//! does, so machine-code frames can later share it. An activation of a
+//! method or block with `n` arguments looks like this (indices relative to
+//! the frame pointer `fp`):
+//!
+//! ```text
+//!   fp+2+n   receiver (method) or closure (block), pushed by the caller
+//!   fp+2+n-1 first argument
+//!   ...
+//!   fp+2     last argument
+//!   fp+1     caller's saved ip; in a base frame, the caller Context (or nil)
+//!   fp       caller's fp; BASE_FRAME in a base frame
+//!   fp-1     method (CompiledMethod; a block's home method in V3)
+//!   fp-2     Context married to this frame, or 0 when there is none yet
+//!   fp-3     flags: numArgs | isBlock << 8
+//!   fp-4     receiver (for a block, its outer context's receiver)
+//!   fp-5     first temporary after the arguments
+//!   ...      then the operand stack, down to sp
+//! ```
+//!
+//! A *base frame* is the first frame of a run of frames loaded from a
+//! Context: its caller is a Context object rather than a frame.
+//!
+//! Contexts and frames: a Context is created for a frame only when needed
+//! (`thisContext`, a closure's outer context, a process switch, a stack
+//! overflow). While the frame lives, the Context is *married* to it: its
+//! sender slot holds the frame pointer as a SmallInteger and its other
+//! fields are stale. Any read or write of a married context's fields first
+//! spills every frame into its Context (see `contexts.rs`); a frame that
+//! returns marks its Context dead (sender and pc nil), which is what Squeak
+//! expects of a returned-from context.
+
+/// Marker in the saved-fp slot of a base frame.
+pub const BASE_FRAME: u64 = u64::MAX;
+
+pub const CALLER_IP: isize = 1;
+pub const CALLER_FP: isize = 0;
+pub const METHOD: isize = -1;
+pub const CONTEXT: isize = -2;
+pub const FLAGS: isize = -3;
+pub const RECEIVER: isize = -4;
+pub const FIRST_TEMP: isize = -5;
+/// Words of frame bookkeeping below the arguments (caller ip .. receiver).
+pub const FRAME_WORDS: usize = 6;
+
+pub const FLAG_BLOCK: u64 = 1 << 8;
+
+/// Words of stack the VM reserves. Frames that do not fit spill the stack
+/// into contexts.
+pub const STACK_WORDS: usize = 256 * 1024;
+/// Headroom an activation needs: bookkeeping plus the largest frame.
+pub const FRAME_HEADROOM: usize = FRAME_WORDS + 64 + 16;

@@ -1,0 +1,508 @@
+//! Message sends: lookup with a global method cache, primitives, method and
+//! block activation, returns (local and non-local), doesNotUnderstand:.
+
+use super::frame::*;
+use super::{Fault, Trace, Vm};
+use gc::specials::{class, closure, context, message, method_dict, so};
+use gc::{format, Oop};
+
+const CACHE_SIZE: usize = 4096;
+
+/// What a primitive did, as activation needs it.
+pub enum PrimOutcome {
+    Success,
+    /// Failed; the object to hand the method's error-code temp.
+    Fail(Oop),
+}
+
+/// A global (class × selector) → method cache.
+pub struct MethodCache {
+    entries: Vec<(u64, u64, u64)>,
+}
+
+impl MethodCache {
+    pub fn new() -> MethodCache {
+        MethodCache {
+            entries: vec![(0, 0, 0); CACHE_SIZE],
+        }
+    }
+
+    #[inline]
+    fn index(class: Oop, selector: Oop) -> usize {
+        (((class.0 ^ (selector.0 >> 3)) >> 3) as usize) & (CACHE_SIZE - 1)
+    }
+
+    #[inline]
+    pub fn get(&self, class: Oop, selector: Oop) -> Option<Oop> {
+        let e = self.entries[Self::index(class, selector)];
+        (e.0 == class.0 && e.1 == selector.0).then_some(Oop(e.2))
+    }
+
+    #[inline]
+    pub fn put(&mut self, class: Oop, selector: Oop, method: Oop) {
+        self.entries[Self::index(class, selector)] = (class.0, selector.0, method.0);
+    }
+
+    pub fn flush(&mut self) {
+        self.entries.iter_mut().for_each(|e| *e = (0, 0, 0));
+    }
+}
+
+impl Default for MethodCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Vm {
+    /// Looks `selector` up in `dict` (a MethodDictionary).
+    fn lookup_in_dict(&self, dict: Oop, selector: Oop) -> Option<Oop> {
+        let h = &self.heap;
+        if !dict.is_object() || dict == h.nil() || !format::is_pointers(h.format(dict)) {
+            return None;
+        }
+        let n = h.num_slots(dict);
+        if n <= method_dict::FIRST_SELECTOR {
+            return None;
+        }
+        let cap = n - method_dict::FIRST_SELECTOR;
+        let hash = if selector.is_object() {
+            h.header(selector).hash() as usize
+        } else {
+            selector.0 as usize >> 3
+        };
+        let mut i = if cap.is_power_of_two() {
+            hash & (cap - 1)
+        } else {
+            hash % cap
+        };
+        for _ in 0..cap {
+            let key = h.slot(dict, method_dict::FIRST_SELECTOR + i);
+            if key == selector {
+                let values = h.slot(dict, method_dict::VALUES);
+                if values.is_object() && i < h.num_slots(values) {
+                    return Some(h.slot(values, i));
+                }
+                return None;
+            }
+            if key == h.nil() {
+                return None;
+            }
+            i = (i + 1) % cap;
+        }
+        None
+    }
+
+    /// The method for `selector` in `class` or its superclasses.
+    pub(crate) fn lookup(&mut self, start: Oop, selector: Oop) -> Option<Oop> {
+        if let Some(m) = self.cache.get(start, selector) {
+            return Some(m);
+        }
+        let nil = self.nil();
+        let mut c = start;
+        let mut depth = 0;
+        while c != nil && c.is_object() && depth < 10_000 {
+            let dict = self.heap.slot(c, class::METHOD_DICT);
+            if let Some(m) = self.lookup_in_dict(dict, selector) {
+                self.cache.put(start, selector, m);
+                return Some(m);
+            }
+            c = self.heap.slot(c, class::SUPERCLASS);
+            depth += 1;
+        }
+        None
+    }
+
+    /// Sends `selector` to the receiver `nargs` below the top of stack.
+    pub(crate) fn send(&mut self, selector: Oop, nargs: usize) -> Result<(), Fault> {
+        let rcvr = self.stack_value(nargs);
+        let class = self.heap.class_of(rcvr);
+        self.send_to_class(selector, nargs, class)
+    }
+
+    /// Sends with lookup starting at `class` (super sends start above the
+    /// method's class).
+    pub(crate) fn send_to_class(&mut self, selector: Oop, nargs: usize, class: Oop) -> Result<(), Fault> {
+        self.counters.sends += 1;
+        if self.options.trace == Trace::Sends {
+            self.trace_send(selector, self.stack_value(nargs));
+        }
+        match self.lookup(class, selector) {
+            Some(m) if m.is_object() && format::is_compiled_method(self.heap.format(m)) => {
+                self.execute_method(m, nargs)
+            }
+            Some(obj) => self.run_with_in(obj, selector, nargs),
+            None => self.does_not_understand(selector, nargs, class),
+        }
+    }
+
+    /// The method's class from its last literal (the class binding).
+    pub(crate) fn method_class(&self, m: Oop) -> Oop {
+        let n = self.method_header(m).num_literals();
+        if n == 0 {
+            return self.nil();
+        }
+        let binding = self.heap.slot(m, n);
+        if binding.is_object() && self.heap.num_slots(binding) >= 2 {
+            self.heap.slot(binding, 1)
+        } else {
+            self.nil()
+        }
+    }
+
+    /// Super send from the current method: lookup starts at its class's superclass.
+    pub(crate) fn send_super(&mut self, selector: Oop, nargs: usize) -> Result<(), Fault> {
+        let mclass = self.method_class(self.method);
+        let sup = self.heap.slot(mclass, class::SUPERCLASS);
+        self.send_to_class(selector, nargs, sup)
+    }
+
+    /// Runs a found method: its primitive first, then its bytecodes.
+    pub(crate) fn execute_method(&mut self, m: Oop, nargs: usize) -> Result<(), Fault> {
+        let h = self.method_header(m);
+        let mut err = None;
+        if h.has_primitive() {
+            let p = self.primitive_index(m);
+            match self.call_primitive(p, m, nargs)?.into() {
+                PrimOutcome::Success => return Ok(()),
+                PrimOutcome::Fail(code) => err = Some(code),
+            }
+        }
+        if h.num_args() != nargs {
+            return Err(format!(
+                "{} takes {} arguments, sent with {nargs}",
+                self.method_name(m),
+                h.num_args()
+            ));
+        }
+        self.activate_method(m, nargs, err)
+    }
+
+    /// The primitive index of a method with a primitive.
+    pub(crate) fn primitive_index(&self, m: Oop) -> usize {
+        let pc = self.method_header(m).initial_pc();
+        if pc + 2 < self.heap.byte_size(m) {
+            self.heap.byte_at(m, pc + 1) as usize | (((self.heap.byte_at(m, pc + 2) & 0x7f) as usize) << 8)
+        } else {
+            0
+        }
+    }
+
+    /// Pushes a frame for `m` (receiver and arguments are on the stack).
+    pub(crate) fn activate_method(
+        &mut self,
+        m: Oop,
+        nargs: usize,
+        prim_error: Option<Oop>,
+    ) -> Result<(), Fault> {
+        self.ensure_stack_room()?;
+        let h = self.method_header(m);
+        let rcvr = self.stack_value(nargs);
+        let caller_ip = self.ip as u64;
+        let caller_fp = self.fp as u64;
+        self.push(Oop(caller_ip));
+        self.push(Oop(caller_fp));
+        let fp = self.sp;
+        self.push(m);
+        self.push(Oop(0));
+        self.push(Oop(nargs as u64));
+        self.push(rcvr);
+        let nil = self.nil();
+        for _ in nargs..h.num_temps() {
+            self.push(nil);
+        }
+        self.fp = fp;
+        self.set_method(m);
+        self.ip = h.initial_pc();
+        if let Some(code) = prim_error {
+            // The method reads the failure code through the temp its first
+            // (store) bytecode after callPrimitive names: leave it on top.
+            let after = h.initial_pc() + 3;
+            if after < self.heap.byte_size(m) {
+                let b = self.heap.byte_at(m, after);
+                let long_store = match self.bytecode_set {
+                    gc::method::BytecodeSet::V3PlusClosures => 129,
+                    gc::method::BytecodeSet::SistaV1 => 245,
+                };
+                if b == long_store && h.num_temps() > nargs {
+                    self.set_stack_value(0, code);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Spills the stack into contexts when the next frame might not fit.
+    pub(crate) fn ensure_stack_room(&mut self) -> Result<(), Fault> {
+        if self.sp < FRAME_HEADROOM + 64 {
+            self.spill_and_reload()?;
+        }
+        Ok(())
+    }
+
+    /// Activates a block closure whose receiver slot and `nargs` arguments
+    /// are on the stack.
+    pub(crate) fn activate_closure(&mut self, cl: Oop, nargs: usize) -> Result<(), Fault> {
+        self.ensure_stack_room()?;
+        let h = &self.heap;
+        let outer = h.slot(cl, closure::OUTER_CONTEXT);
+        let full = h.num_slots(cl) > closure::FULL_RECEIVER
+            && self.heap.class_of(cl) == self.heap.special(so::CLASS_FULL_BLOCK_CLOSURE)
+            && self.heap.special(so::CLASS_FULL_BLOCK_CLOSURE) != self.nil();
+        let (method, rcvr, start_ip, first_copied) = if full {
+            let cb = h.slot(cl, closure::START_PC_OR_METHOD);
+            let rcvr = h.slot(cl, closure::FULL_RECEIVER);
+            (
+                cb,
+                rcvr,
+                self.method_header(cb).initial_pc(),
+                closure::FULL_FIRST_COPIED_VALUE,
+            )
+        } else {
+            if !self.is_context(outer) {
+                return Err("block closure without an outer context".into());
+            }
+            let method = self.ctx_read(outer, context::METHOD)?;
+            let rcvr = self.ctx_read(outer, context::RECEIVER)?;
+            let start = self
+                .heap
+                .slot(cl, closure::START_PC_OR_METHOD)
+                .as_small_int()
+                .unwrap_or(1) as usize;
+            (method, rcvr, start - 1, closure::FIRST_COPIED_VALUE)
+        };
+        let ncopied = self.heap.num_slots(cl) - first_copied;
+        let caller_ip = self.ip as u64;
+        let caller_fp = self.fp as u64;
+        self.push(Oop(caller_ip));
+        self.push(Oop(caller_fp));
+        let fp = self.sp;
+        self.push(method);
+        self.push(Oop(0));
+        self.push(Oop(nargs as u64 | FLAG_BLOCK));
+        self.push(rcvr);
+        for i in 0..ncopied {
+            let v = self.heap.slot(cl, first_copied + i);
+            self.push(v);
+        }
+        if full {
+            let temps = self.method_header(method).num_temps();
+            let nil = self.nil();
+            for _ in (nargs + ncopied)..temps {
+                self.push(nil);
+            }
+        }
+        self.fp = fp;
+        self.set_method(method);
+        self.ip = start_ip;
+        Ok(())
+    }
+
+    /// Returns `value` from the active frame to its caller.
+    pub(crate) fn return_value(&mut self, value: Oop) -> Result<(), Fault> {
+        let fp = self.fp;
+        self.widow_frame_context(fp);
+        if self.is_base_frame(fp) {
+            let caller = Oop(self.fslot(fp, CALLER_IP));
+            if caller == self.nil()
+                || !self.is_context(caller)
+                || self.heap.slot(caller, context::PC) == self.nil()
+            {
+                // Reload the returning context so the image can see it.
+                return self.cannot_return(value, fp);
+            }
+            self.sp = STACK_WORDS;
+            self.load_context(caller)?;
+            self.push(value);
+            return Ok(());
+        }
+        let nargs = self.frame_num_args(fp);
+        let caller_fp = self.fslot(fp, CALLER_FP) as usize;
+        self.ip = self.fslot(fp, CALLER_IP) as usize;
+        self.sp = fp + 2 + nargs + 1;
+        self.fp = caller_fp;
+        let m = self.frame_method(caller_fp);
+        self.set_method(m);
+        self.push(value);
+        Ok(())
+    }
+
+    /// A return from a context whose sender is gone: `thisContext cannotReturn: value`.
+    fn cannot_return(&mut self, value: Oop, fp: usize) -> Result<(), Fault> {
+        // Revive the frame's context as the active one so the image can inspect it.
+        let ctx = self.frame_context(fp)?;
+        let _ = self.spill_all()?;
+        self.heap.set_slot(ctx, context::SENDER, self.nil());
+        // Keep the returning context resumable for the debugger: its pc stays.
+        self.load_context(ctx)?;
+        self.push(ctx);
+        self.push(value);
+        let sel = self.heap.special(so::SELECTOR_CANNOT_RETURN);
+        self.send(sel, 1)
+    }
+
+    /// `^ value` inside a block: return from the block's home method.
+    pub(crate) fn non_local_return(&mut self, value: Oop) -> Result<(), Fault> {
+        // Find the home context.
+        let mut cl = Oop(self.fslot(self.fp, 2 + self.frame_num_args(self.fp) as isize));
+        let nil = self.nil();
+        let active = self.spill_all()?;
+        let mut home = nil;
+        for _ in 0..100_000 {
+            let outer = self.heap.slot(cl, closure::OUTER_CONTEXT);
+            if !self.is_context(outer) {
+                break;
+            }
+            let c = self.heap.slot(outer, context::CLOSURE_OR_NIL);
+            if c == nil {
+                home = outer;
+                break;
+            }
+            cl = c;
+        }
+        // Walk from the active context to home, looking for unwind marks.
+        let mut ctx = self.heap.slot(active, context::SENDER);
+        let mut unwind = nil;
+        let mut found = false;
+        if home != nil {
+            let mut n = 0;
+            while ctx != nil && self.is_context(ctx) && n < 1_000_000 {
+                if ctx == home {
+                    found = true;
+                    break;
+                }
+                let m = self.heap.slot(ctx, context::METHOD);
+                if unwind == nil && self.is_unwind_marked(m) {
+                    unwind = ctx;
+                }
+                ctx = self.heap.slot(ctx, context::SENDER);
+                n += 1;
+            }
+        }
+        let target = if found {
+            self.heap.slot(home, context::SENDER)
+        } else {
+            nil
+        };
+        if !found || target == nil || self.heap.slot(target, context::PC) == nil {
+            self.load_context(active)?;
+            self.push(active);
+            self.push(value);
+            let sel = self.heap.special(so::SELECTOR_CANNOT_RETURN);
+            return self.send(sel, 1);
+        }
+        if unwind != nil {
+            self.load_context(active)?;
+            self.push(active);
+            self.push(value);
+            self.push(unwind);
+            let sel = self.heap.special(so::SELECTOR_ABOUT_TO_RETURN);
+            return self.send(sel, 2);
+        }
+        // Kill the contexts from the active one up to home, then resume home's sender.
+        let mut c = active;
+        while c != nil && c != target {
+            let next = self.heap.slot(c, context::SENDER);
+            self.heap.set_slot(c, context::SENDER, nil);
+            self.heap.set_slot(c, context::PC, nil);
+            c = next;
+        }
+        self.load_context(target)?;
+        self.push(value);
+        Ok(())
+    }
+
+    /// True for methods marked by primitive 198 (ensure:/ifCurtailed:).
+    pub(crate) fn is_unwind_marked(&self, m: Oop) -> bool {
+        m.is_object()
+            && format::is_compiled_method(self.heap.format(m))
+            && self.method_header(m).has_primitive()
+            && self.primitive_index(m) == 198
+    }
+
+    /// True for methods marked by primitive 199 (on:do:).
+    pub(crate) fn is_handler_marked(&self, m: Oop) -> bool {
+        m.is_object()
+            && format::is_compiled_method(self.heap.format(m))
+            && self.method_header(m).has_primitive()
+            && self.primitive_index(m) == 199
+    }
+
+    /// Replaces the arguments with a Message and sends doesNotUnderstand:.
+    pub(crate) fn does_not_understand(
+        &mut self,
+        selector: Oop,
+        nargs: usize,
+        class: Oop,
+    ) -> Result<(), Fault> {
+        let msg = self.make_message(selector, nargs, class)?;
+        self.pop_n(nargs);
+        self.push(msg);
+        let dnu = self.heap.special(so::SELECTOR_DOES_NOT_UNDERSTAND);
+        match self.lookup(class, dnu) {
+            Some(m) if m.is_object() && format::is_compiled_method(self.heap.format(m)) => {
+                self.execute_method(m, 1)
+            }
+            _ => {
+                let rcvr = self.stack_value(1);
+                Err(format!(
+                    "{} does not understand #{} and has no doesNotUnderstand:",
+                    images::info::describe(&self.heap, rcvr),
+                    self.heap.string_of(selector).unwrap_or_default()
+                ))
+            }
+        }
+    }
+
+    fn make_message(&mut self, selector: Oop, nargs: usize, class: Oop) -> Result<Oop, Fault> {
+        let args = self.new_array(nargs)?;
+        for i in 0..nargs {
+            let v = self.stack_value(nargs - 1 - i);
+            self.heap.set_slot(args, i, v);
+        }
+        let mclass = self.heap.special(so::CLASS_MESSAGE);
+        let msg = self.instantiate(mclass, 0)?;
+        self.heap.set_slot(msg, message::SELECTOR, selector);
+        self.heap.set_slot(msg, message::ARGUMENTS, args);
+        if self.heap.num_slots(msg) > message::LOOKUP_CLASS {
+            self.heap.set_slot(msg, message::LOOKUP_CLASS, class);
+        }
+        Ok(msg)
+    }
+
+    /// A non-method object found in a method dictionary: `obj run: selector with: args in: receiver`.
+    fn run_with_in(&mut self, obj: Oop, selector: Oop, nargs: usize) -> Result<(), Fault> {
+        let args = self.new_array(nargs)?;
+        for i in 0..nargs {
+            let v = self.stack_value(nargs - 1 - i);
+            self.heap.set_slot(args, i, v);
+        }
+        self.pop_n(nargs);
+        let rcvr = self.pop();
+        self.push(obj);
+        self.push(selector);
+        self.push(args);
+        self.push(rcvr);
+        let sel = self.heap.special(so::SELECTOR_RUN_WITH_IN);
+        self.send(sel, 3)
+    }
+
+    /// `mustBeBoolean`: a conditional jump found a non-Boolean on top.
+    pub(crate) fn must_be_boolean(&mut self) -> Result<(), Fault> {
+        let sel = self.heap.special(so::SELECTOR_MUST_BE_BOOLEAN);
+        self.send(sel, 0)
+    }
+
+    /// A new Array of `n` nils.
+    pub(crate) fn new_array(&mut self, n: usize) -> Result<Oop, Fault> {
+        let c = self.heap.special(so::CLASS_ARRAY);
+        self.instantiate(c, n)
+    }
+
+    /// A new instance of `class` with `n` indexable fields.
+    pub(crate) fn instantiate(&mut self, class: Oop, n: usize) -> Result<Oop, Fault> {
+        self.heap
+            .instantiate(class, n)
+            .map_err(|e| format!("out of memory: {e:?}"))
+    }
+}

@@ -1,0 +1,160 @@
+//! Primitives: numbered ones dispatch through [`Vm::call_primitive`], named
+//! ones (primitive 117) through the module registry in [`named`]. A
+//! primitive either succeeds (it has popped the receiver and arguments and
+//! pushed its result, or activated something) or fails with an error code,
+//! leaving the stack untouched so the method's Smalltalk code runs.
+
+pub mod arith;
+pub mod control;
+pub mod files;
+pub mod named;
+pub mod objects;
+pub mod system;
+
+use crate::interp::{Fault, Vm};
+use gc::specials::so;
+use gc::Oop;
+
+/// Outcome of a primitive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrimResult {
+    Success,
+    /// Failed with a PrimErrTable code (1 generic, 2 bad receiver, ...).
+    Fail(u8),
+}
+
+pub const ERR_GENERIC: u8 = 1;
+pub const ERR_BAD_RECEIVER: u8 = 2;
+pub const ERR_BAD_ARGUMENT: u8 = 3;
+pub const ERR_BAD_INDEX: u8 = 4;
+pub const ERR_BAD_NUM_ARGS: u8 = 5;
+pub const ERR_INAPPROPRIATE: u8 = 6;
+pub const ERR_UNSUPPORTED: u8 = 7;
+pub const ERR_NO_MODIFICATION: u8 = 8;
+pub const ERR_NO_MEMORY: u8 = 9;
+pub const ERR_NOT_FOUND: u8 = 11;
+
+pub const FAIL: PrimResult = PrimResult::Fail(ERR_GENERIC);
+
+impl Vm {
+    /// Pops the receiver and `nargs` arguments and pushes `v`.
+    #[inline]
+    pub(crate) fn prim_return(&mut self, nargs: usize, v: Oop) -> PrimResult {
+        self.pop_n(nargs + 1);
+        self.push(v);
+        PrimResult::Success
+    }
+
+    /// The error-code object the image sees for a failure code.
+    pub(crate) fn error_code_object(&self, code: u8) -> Oop {
+        let table = self.heap.special(so::PRIM_ERR_TABLE);
+        if table.is_object()
+            && table != self.nil()
+            && (code as usize) <= self.heap.num_slots(table)
+            && code >= 1
+        {
+            self.heap.slot(table, code as usize - 1)
+        } else {
+            Oop::small_int(code as i64)
+        }
+    }
+
+    /// Runs primitive `index` of method `m`; on failure answers the error
+    /// code object for the method's error temp.
+    pub(crate) fn call_primitive(&mut self, index: usize, m: Oop, nargs: usize) -> Result<FailOr, Fault> {
+        let sp = self.sp;
+        let r = self.dispatch_primitive(index, m, nargs)?;
+        match r {
+            PrimResult::Success => Ok(FailOr::Success),
+            PrimResult::Fail(code) => {
+                debug_assert_eq!(self.sp, sp, "primitive {index} failed after changing the stack");
+                Ok(FailOr::Fail(self.error_code_object(code)))
+            }
+        }
+    }
+
+    fn dispatch_primitive(&mut self, index: usize, m: Oop, nargs: usize) -> Result<PrimResult, Fault> {
+        match index {
+            1..=17 | 20..=37 => {
+                if nargs != 1 {
+                    return Ok(PrimResult::Fail(ERR_BAD_NUM_ARGS));
+                }
+                self.prim_integer(index)
+            }
+            40..=59 | 541..=559 => self.prim_float(index, nargs),
+            60..=64
+            | 68..=75
+            | 77..=79
+            | 105
+            | 110
+            | 111
+            | 115
+            | 128
+            | 129
+            | 138
+            | 139
+            | 143
+            | 144
+            | 145
+            | 148
+            | 158..=161
+            | 163..=166
+            | 168..=171
+            | 173..=178
+            | 181..=184
+            | 248..=249 => self.prim_object(index, nargs),
+            76
+            | 83
+            | 84
+            | 85..=88
+            | 100
+            | 167
+            | 188
+            | 189
+            | 195..=199
+            | 200..=212
+            | 221
+            | 222
+            | 185..=187 => self.prim_control(index, m, nargs),
+            113
+            | 116
+            | 119
+            | 121
+            | 124
+            | 125
+            | 130..=137
+            | 140
+            | 142
+            | 149
+            | 180
+            | 214
+            | 215
+            | 230
+            | 240..=247
+            | 254
+            | 97
+            | 89
+            | 122
+            | 112
+            | 570..=575 => self.prim_system(index, nargs),
+            117 => self.prim_named(m, nargs),
+            _ => Ok(FAIL),
+        }
+    }
+}
+
+/// A primitive's outcome as the send machinery needs it.
+pub enum FailOr {
+    Success,
+    /// Failed: the error code object for the method's error temp.
+    Fail(Oop),
+}
+
+impl From<FailOr> for crate::interp::send::PrimOutcome {
+    fn from(f: FailOr) -> Self {
+        match f {
+            FailOr::Success => crate::interp::send::PrimOutcome::Success,
+            FailOr::Fail(o) => crate::interp::send::PrimOutcome::Fail(o),
+        }
+    }
+}
