@@ -197,6 +197,20 @@ pub(crate) fn load_32(data: &[u8], header: &ImageHeader, mut heap: Heap) -> Resu
     let closure_class = special_class(so::CLASS_BLOCK_CLOSURE);
     let class_of = |o: &Obj32| c.class_at(o.header.class_index());
 
+    for (i, o) in c.objs.iter().take(5).enumerate() {
+        let ci = o.header.class_index();
+        if ci == class_index::FREE || ci == class_index::FORWARDER {
+            return Err(ImageError::Corrupt(format!(
+                "object {i} of the image is a free chunk or a forwarder"
+            )));
+        }
+    }
+    if !format::is_pointers(c.objs[4].header.format()) {
+        return Err(ImageError::Corrupt(
+            "the hidden roots object is not a pointer object".into(),
+        ));
+    }
+
     // Decide each object's fate and new shape.
     let mut targets: HashMap<u32, Target> = HashMap::new();
     let mut plans: Vec<Option<Plan>> = vec![None; c.objs.len()];
@@ -226,7 +240,7 @@ pub(crate) fn load_32(data: &[u8], header: &ImageHeader, mut heap: Heap) -> Resu
                 num_slots: FREE_LISTS_SLOTS,
                 class_index: class_index::WORD_SIZE_PUN,
             }
-        } else if ci == THIRTY_TWO_BIT_PUN {
+        } else if ci == THIRTY_TWO_BIT_PUN && !format::is_pointers(f) {
             // The remembered set keeps its size in bytes.
             Plan {
                 format: format::WORDS64,
@@ -366,8 +380,10 @@ pub(crate) fn load_32(data: &[u8], header: &ImageHeader, mut heap: Heap) -> Resu
             out[body + slot * 8..body + slot * 8 + 8].copy_from_slice(&v.0.to_le_bytes());
         };
         let f = o.header.format();
-        if p.class_index == class_index::WORD_SIZE_PUN {
-            // Hidden word objects start empty.
+        if p.class_index == class_index::WORD_SIZE_PUN
+            && (i == 3 || o.header.class_index() == THIRTY_TWO_BIT_PUN)
+        {
+            // The free lists and the remembered set start empty.
         } else if format::is_pointers(f) {
             for s in 0..o.num_slots {
                 let v = convert(c.slot(o, s))?;

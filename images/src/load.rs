@@ -125,8 +125,19 @@ fn load_64(data: &[u8], h: &ImageHeader, mut heap: Heap) -> Result<(Heap, LoadSt
 /// chunks walked.
 fn relocate(heap: &mut Heap, map: &AddressMap) -> Result<usize> {
     let objs: Vec<Oop> = heap.objects().collect();
+    // Sorted (walk order is address order): every reference must land on one.
+    let starts: Vec<u64> = objs.iter().map(|o| o.0).collect();
     for &obj in &objs {
         let h = heap.header(obj);
+        if gc::format::is_compiled_method(h.format()) && h.class_index() != class_index::FREE {
+            let ok = heap.num_slots(obj) >= 1 && heap.slot(obj, 0).is_small_integer();
+            if !ok {
+                return Err(ImageError::Corrupt(format!(
+                    "method at {:#x} has no SmallInteger header",
+                    obj.0
+                )));
+            }
+        }
         if h.class_index() == class_index::FREE || h.class_index() == class_index::WORD_SIZE_PUN {
             // Free chunks' links and the free-lists / remembered-set words are
             // raw addresses: relocate the ones that point into the heap.
@@ -151,6 +162,12 @@ fn relocate(heap: &mut Heap, map: &AddressMap) -> Result<usize> {
                         obj.0, v.0
                     ))
                 })?;
+                if starts.binary_search(&n).is_err() {
+                    return Err(ImageError::Corrupt(format!(
+                        "object at {:#x} slot {i} refers to {:#x}, which is not the start of an object",
+                        obj.0, v.0
+                    )));
+                }
                 heap.set_slot(obj, i, Oop(n));
             }
         }
@@ -175,6 +192,37 @@ pub(crate) fn install_roots(heap: &mut Heap, special_objects: Oop) -> Result<()>
         hidden_roots: first[4],
         special_objects,
     };
+    for (i, o) in first.iter().enumerate() {
+        let h = heap.header(*o);
+        if h.is_free() || h.is_forwarder() {
+            return Err(ImageError::Corrupt(format!(
+                "object {i} of the heap is a free chunk or a forwarder"
+            )));
+        }
+    }
+    let hidden = first[4];
+    let pointers =
+        |heap: &Heap, o: Oop| gc::format::is_pointers(heap.format(o)) && !heap.header(o).is_forwarder();
+    if !pointers(heap, hidden) || heap.num_slots(hidden) < class_index::NUM_PAGES {
+        return Err(ImageError::Corrupt(
+            "the hidden roots object is not a class table".into(),
+        ));
+    }
+    let nil = first[0];
+    for p in 0..class_index::NUM_PAGES {
+        let page = heap.slot(hidden, p);
+        if page == nil {
+            continue;
+        }
+        if !page.is_object()
+            || !pointers(heap, page)
+            || heap.num_slots(page) != class_index::PAGE_SIZE as usize
+        {
+            return Err(ImageError::Corrupt(format!(
+                "class-table page {p} is not a 1024-slot pointer object"
+            )));
+        }
+    }
     if !heap.objects().any(|o| o == special_objects) {
         return Err(ImageError::Corrupt(format!(
             "special objects {:#x} is not the start of an object",
