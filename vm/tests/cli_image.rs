@@ -583,10 +583,6 @@ fn patched_special(
     (s.write(name, &bytes), v)
 }
 
-fn hex(s: &str) -> u64 {
-    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or_else(|_| panic!("not hex: {s:?}"))
-}
-
 /// A pointer outside every segment is refused by the loader.
 #[test]
 fn a_pointer_outside_the_heap() {

@@ -2,7 +2,7 @@
 //! interpreter issue, for the 32-bit file, the independent 64-bit
 //! conversion, and Sprocket's own conversion.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const EXPECTED: &str = "Smalltalk image fired up!\nFixing the world\n3 + 4 = 7\n";
@@ -24,7 +24,7 @@ fn sprocket(args: &[&str]) -> std::process::Output {
         .expect("run sprocket")
 }
 
-fn assert_runs(image: &PathBuf) {
+fn assert_runs(image: &Path) {
     let out = sprocket(&["run", image.to_str().unwrap(), "--timeout", "30"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
