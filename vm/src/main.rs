@@ -56,17 +56,26 @@ enum ImageCommand {
 fn main() -> ExitCode {
     cli::install_panic_hook();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Run { image, args, vm } => cli::run::run_image(&image, args, &vm),
-        Command::Image(ImageCommand::Info { image, json }) => cli::image_info(&image, json),
-        Command::Image(ImageCommand::Verify { image }) => cli::image_verify(&image),
-        Command::Image(ImageCommand::Convert { image, output }) => cli::image_convert(&image, &output),
-    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli)))
+        .unwrap_or_else(|_| Err(format!("internal error: {}", cli::last_panic())));
     match result {
         Ok(code) => code,
         Err(msg) => {
             eprintln!("sprocket: {msg}");
-            ExitCode::from(2)
+            if msg.starts_with("internal error") {
+                ExitCode::from(70)
+            } else {
+                ExitCode::from(2)
+            }
         }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Run { image, args, vm } => cli::run::run_image(&image, args, &vm),
+        Command::Image(ImageCommand::Info { image, json }) => cli::image_info(&image, json),
+        Command::Image(ImageCommand::Verify { image }) => cli::image_verify(&image),
+        Command::Image(ImageCommand::Convert { image, output }) => cli::image_convert(&image, &output),
     }
 }

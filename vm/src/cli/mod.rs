@@ -8,8 +8,9 @@ use images::{load_image, save_image};
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Turns a panic into one line and exit code 70 (internal software error),
-/// so a VM bug is reported, never shown as a Rust backtrace dump.
+/// Panics inside Sprocket are bugs: the hook records what and where, and
+/// the command that was running reports it as one line (plus, for a running
+/// image, the Smalltalk stack) with exit code 70 — never a Rust backtrace dump.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let msg = info
@@ -22,9 +23,19 @@ pub fn install_panic_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("sprocket: internal error: {msg}{loc}");
-        std::process::exit(70);
+        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{msg}{loc}"));
     }));
+}
+
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// What the last panic said, for reports.
+pub fn last_panic() -> String {
+    LAST_PANIC
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .unwrap_or_else(|| "unknown".into())
 }
 
 pub fn image_info(path: &Path, json: bool) -> Result<ExitCode, String> {

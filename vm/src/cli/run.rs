@@ -40,7 +40,9 @@ pub fn run_image(image: &Path, args: Vec<String>, opts: &VmOptions) -> Result<Ex
         timeout_secs: opts.timeout,
     };
     let mut vm = Vm::new(img.heap, img.header, options).map_err(|e| e.to_string())?;
-    match vm.run() {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| vm.run()))
+        .unwrap_or_else(|_| Err(vm.fault_report(format!("internal error: {}", super::last_panic()))));
+    match outcome {
         Ok(StopReason::Quit(code)) => Ok(ExitCode::from((code & 0xff) as u8)),
         Ok(StopReason::Timeout) => {
             eprintln!("sprocket: timed out after {} s", opts.timeout.unwrap_or(0.0));

@@ -322,6 +322,12 @@ impl Vm {
         }
     }
 
+    /// A fault report for an error found outside the interpreter loop (a
+    /// panic caught by the command line): where the VM was and its stack.
+    pub fn fault_report(&self, message: String) -> VmError {
+        self.fault_error(message)
+    }
+
     /// A fault report with the current location and Smalltalk stack.
     pub(crate) fn fault_error(&self, message: String) -> VmError {
         VmError {
