@@ -3,6 +3,7 @@
 pub mod contexts;
 pub mod frame;
 pub mod processes;
+pub mod roots;
 pub mod send;
 pub mod sista;
 pub mod v3;
