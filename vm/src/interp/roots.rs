@@ -16,7 +16,7 @@ impl Vm {
     /// `f` may replace them (a moving GC does). The method cache is flushed,
     /// since its keys may have moved.
     pub fn visit_roots(&mut self, f: &mut dyn FnMut(&mut Oop)) {
-        let mut visit_word = |stack: &mut [u64], i: usize, f: &mut dyn FnMut(&mut Oop)| {
+        let visit_word = |stack: &mut [u64], i: usize, f: &mut dyn FnMut(&mut Oop)| {
             let mut o = Oop(stack[i]);
             f(&mut o);
             stack[i] = o.0;

@@ -17,6 +17,9 @@ impl Vm {
                 }
                 let sel = self.stack_value(nargs - 1);
                 let n = nargs - 1;
+                if self.selector_num_args(sel) != Some(n) {
+                    return Ok(PrimResult::Fail(ERR_BAD_NUM_ARGS));
+                }
                 // Remove the selector from the stack: shift the arguments down.
                 for i in (0..n).rev() {
                     let v = self.stack_value(i);
@@ -80,7 +83,7 @@ impl Vm {
             88 => {
                 let active = self.active_process();
                 if rcvr == active {
-                    self.pop_n(nargs);
+                    self.pop_n(nargs + 1);
                     self.push(self.nil());
                     self.suspend_active()?;
                 } else {
@@ -270,6 +273,20 @@ impl Vm {
                 Ok(self.prim_return(0, Oop::small_int(sp.max(0))))
             }
             _ => Ok(FAIL),
+        }
+    }
+
+    /// The number of arguments a selector takes, from its spelling.
+    pub(crate) fn selector_num_args(&self, sel: Oop) -> Option<usize> {
+        let s = self.heap.string_of(sel)?;
+        let b = s.as_bytes();
+        if b.is_empty() {
+            return None;
+        }
+        if b[0].is_ascii_alphabetic() || b[0] == b'_' {
+            Some(b.iter().filter(|&&c| c == b':').count())
+        } else {
+            Some(1)
         }
     }
 
