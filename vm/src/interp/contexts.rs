@@ -138,7 +138,9 @@ impl Vm {
     /// frames are spilled first, and the active context's sender, pc and
     /// stack pointer come from its frame.
     pub(crate) fn ctx_read(&mut self, ctx: Oop, i: usize) -> Result<Oop, Fault> {
-        if self.is_married(ctx) {
+        // method, closureOrNil and receiver never change while married.
+        let stale = i < context::METHOD || i >= context::TEMP_FRAME_START;
+        if stale && self.is_married(ctx) {
             self.spill_and_reload()?;
             if self.is_married(ctx) {
                 // Only the active context is married after a reload.

@@ -15,36 +15,63 @@ pub enum PrimOutcome {
     Fail(Oop),
 }
 
-/// A global (class × selector) → method cache.
+/// A global method cache. Sends look up by the receiver's class index (no
+/// class-table access on a hit); super sends by class object. Entries keep
+/// the method's primitive index so a hit goes straight to it.
 pub struct MethodCache {
-    entries: Vec<(u64, u64, u64)>,
+    entries: Vec<CacheEntry>,
 }
+
+#[derive(Clone, Copy, Default)]
+struct CacheEntry {
+    /// Class index + 1 for index-keyed entries; class oop for class-keyed ones.
+    key: u64,
+    selector: u64,
+    method: u64,
+    primitive: u32,
+}
+
+/// Class-keyed entries are tagged so they never match an index key.
+const CLASS_KEY_TAG: u64 = 1 << 63;
 
 impl MethodCache {
     pub fn new() -> MethodCache {
         MethodCache {
-            entries: vec![(0, 0, 0); CACHE_SIZE],
+            entries: vec![CacheEntry::default(); CACHE_SIZE],
         }
     }
 
     #[inline]
-    fn index(class: Oop, selector: Oop) -> usize {
-        (((class.0 ^ (selector.0 >> 3)) >> 3) as usize) & (CACHE_SIZE - 1)
+    fn index(key: u64, selector: Oop) -> usize {
+        ((key.wrapping_mul(0x9e37_79b9) ^ (selector.0 >> 3)) as usize) & (CACHE_SIZE - 1)
     }
 
     #[inline]
+    fn probe(&self, key: u64, selector: Oop) -> Option<(Oop, u32)> {
+        let e = &self.entries[Self::index(key, selector)];
+        (e.key == key && e.selector == selector.0).then_some((Oop(e.method), e.primitive))
+    }
+
+    #[inline]
+    fn fill(&mut self, key: u64, selector: Oop, method: Oop, primitive: u32) {
+        self.entries[Self::index(key, selector)] = CacheEntry {
+            key,
+            selector: selector.0,
+            method: method.0,
+            primitive,
+        };
+    }
+
     pub fn get(&self, class: Oop, selector: Oop) -> Option<Oop> {
-        let e = self.entries[Self::index(class, selector)];
-        (e.0 == class.0 && e.1 == selector.0).then_some(Oop(e.2))
+        self.probe(class.0 | CLASS_KEY_TAG, selector).map(|e| e.0)
     }
 
-    #[inline]
     pub fn put(&mut self, class: Oop, selector: Oop, method: Oop) {
-        self.entries[Self::index(class, selector)] = (class.0, selector.0, method.0);
+        self.fill(class.0 | CLASS_KEY_TAG, selector, method, 0)
     }
 
     pub fn flush(&mut self) {
-        self.entries.iter_mut().for_each(|e| *e = (0, 0, 0));
+        self.entries.iter_mut().for_each(|e| *e = CacheEntry::default());
     }
 }
 
@@ -116,8 +143,39 @@ impl Vm {
     /// Sends `selector` to the receiver `nargs` below the top of stack.
     pub(crate) fn send(&mut self, selector: Oop, nargs: usize) -> Result<(), Fault> {
         let rcvr = self.stack_value(nargs);
+        let key = self.heap.class_index_of(rcvr) as u64 + 1;
+        if let Some((m, prim)) = self.cache.probe(key, selector) {
+            if self.options.trace == Trace::None {
+                self.counters.sends += 1;
+                return self.execute_cached(m, prim as usize, nargs);
+            }
+        }
         let class = self.heap.class_of(rcvr);
+        match self.lookup(class, selector) {
+            Some(m) if m.is_object() && format::is_compiled_method(self.heap.format(m)) => {
+                let prim = if self.method_header(m).has_primitive() {
+                    self.primitive_index(m)
+                } else {
+                    0
+                };
+                self.cache.fill(key, selector, m, prim as u32);
+            }
+            _ => {}
+        }
         self.send_to_class(selector, nargs, class)
+    }
+
+    /// Runs a method found in the cache, whose primitive index is known.
+    #[inline]
+    fn execute_cached(&mut self, m: Oop, prim: usize, nargs: usize) -> Result<(), Fault> {
+        let mut err = None;
+        if prim != 0 {
+            match self.call_primitive(prim, m, nargs)?.into() {
+                PrimOutcome::Success => return Ok(()),
+                PrimOutcome::Fail(code) => err = Some(code),
+            }
+        }
+        self.activate_method(m, nargs, err)
     }
 
     /// Sends with lookup starting at `class` (super sends start above the
