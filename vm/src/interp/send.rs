@@ -401,6 +401,69 @@ impl Vm {
 
     /// `^ value` inside a block: return from the block's home method.
     pub(crate) fn non_local_return(&mut self, value: Oop) -> Result<(), Fault> {
+        if self.try_frame_non_local_return(value)? {
+            return Ok(());
+        }
+        self.context_non_local_return(value)
+    }
+
+    /// The common case: home is a live frame below the active one and no
+    /// unwind-marked frame lies between. Returns false to fall back.
+    fn try_frame_non_local_return(&mut self, value: Oop) -> Result<bool, Fault> {
+        let nil = self.nil();
+        let mut cl = Oop(self.fslot(self.fp, 2 + self.frame_num_args(self.fp) as isize));
+        let mut home = nil;
+        for _ in 0..10_000 {
+            if !cl.is_object() || self.heap.num_slots(cl) <= closure::NUM_ARGS {
+                return Ok(false);
+            }
+            let outer = self.heap.slot(cl, closure::OUTER_CONTEXT);
+            if !self.is_context(outer) {
+                return Ok(false);
+            }
+            let c = self.heap.slot(outer, context::CLOSURE_OR_NIL);
+            if c == nil {
+                home = outer;
+                break;
+            }
+            cl = c;
+        }
+        if home == nil || !self.is_married(home) {
+            return Ok(false);
+        }
+        let home_fp = self.heap.slot(home, context::SENDER).small_int_value() as usize;
+        // Walk the frames from the caller of the active one down to home.
+        let mut fp = self.fp;
+        loop {
+            if self.is_base_frame(fp) {
+                return Ok(false);
+            }
+            fp = self.fslot(fp, CALLER_FP) as usize;
+            if fp == home_fp {
+                break;
+            }
+            if self.is_unwind_marked(self.frame_method(fp)) {
+                return Ok(false);
+            }
+        }
+        if self.fslot(home_fp, CONTEXT) != home.0 {
+            return Ok(false);
+        }
+        // Unwind: the frames above home die.
+        let mut fp = self.fp;
+        while fp != home_fp {
+            self.widow_frame_context(fp);
+            fp = self.fslot(fp, CALLER_FP) as usize;
+        }
+        self.fp = home_fp;
+        self.set_method(self.frame_method(home_fp));
+        self.return_value(value)?;
+        Ok(true)
+    }
+
+    /// The general case on contexts: spill, check for unwinds, kill the
+    /// contexts up to home and resume home's sender.
+    fn context_non_local_return(&mut self, value: Oop) -> Result<(), Fault> {
         // Find the home context.
         let mut cl = Oop(self.fslot(self.fp, 2 + self.frame_num_args(self.fp) as isize));
         let nil = self.nil();
