@@ -18,6 +18,7 @@ impl Vm {
         match module.as_str() {
             "FilePlugin" => self.file_primitive(&name, nargs),
             "ConsolePlugin" => self.console_primitive(&name, nargs),
+            "MiscPrimitivePlugin" => self.misc_primitive(&name, nargs),
             "" => Ok(FAIL),
             _ => Ok(FAIL),
         }
