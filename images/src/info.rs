@@ -49,6 +49,8 @@ pub struct ImageInfo {
     pub segments: Vec<(usize, usize)>,
     pub top_classes: Vec<ClassCount>,
     pub special_objects: Vec<(usize, &'static str, String)>,
+    /// Names of the classes in the class table (not metaclasses), sorted.
+    pub class_names: Vec<String>,
     pub methods: usize,
     pub methods_v3: usize,
     pub methods_sista: usize,
@@ -157,6 +159,13 @@ impl ImageInfo {
                 .then(a.class_index.cmp(&b.class_index))
         });
         top.truncate(20);
+        let mut class_names: Vec<String> = class_table_entries(heap)
+            .into_iter()
+            .filter_map(|c| heap.class_name(c))
+            .filter(|n| !n.ends_with(" class"))
+            .collect();
+        class_names.sort();
+        class_names.dedup();
         let soa = heap.special_objects();
         let special_objects = (0..heap.num_slots(soa))
             .map(|i| (i, Heap::special_name(i), describe(heap, heap.slot(soa, i))))
@@ -193,6 +202,7 @@ impl ImageInfo {
                 .collect(),
             top_classes: top,
             special_objects,
+            class_names,
             methods,
             methods_v3: v3,
             methods_sista: sista,
@@ -260,6 +270,10 @@ impl ImageInfo {
                 "  {:8} {:10} bytes  {} (index {})",
                 c.instances, c.bytes, c.name, c.class_index
             );
+        }
+        let _ = writeln!(s, "\nclasses ({}):", self.class_names.len());
+        for line in wrap(&self.class_names, 96) {
+            let _ = writeln!(s, "  {line}");
         }
         let _ = writeln!(
             s,
@@ -336,10 +350,50 @@ impl ImageInfo {
                 )
             })
             .collect();
-        let _ = writeln!(s, "  \"special_objects\": [\n{}\n  ]", specials.join(",\n"));
+        let _ = writeln!(s, "  \"special_objects\": [\n{}\n  ],", specials.join(",\n"));
+        let names: Vec<String> = self.class_names.iter().map(|n| json_str(n)).collect();
+        let _ = writeln!(s, "  \"classes\": [{}]", names.join(", "));
         s.push('}');
         s
     }
+}
+
+/// Every distinct class object in the class table.
+pub fn class_table_entries(heap: &Heap) -> Vec<Oop> {
+    let hidden = heap.roots().hidden_roots;
+    let mut out = Vec::new();
+    for p in 0..class_index::NUM_PAGES.min(heap.num_slots(hidden)) {
+        let page = heap.slot(hidden, p);
+        if page == heap.nil() || !page.is_object() {
+            continue;
+        }
+        for e in 0..(class_index::PAGE_SIZE as usize).min(heap.num_slots(page)) {
+            let c = heap.slot(page, e);
+            if c != heap.nil() && c.is_object() && !out.contains(&c) {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// Joins words into lines of at most `width` characters.
+fn wrap(words: &[String], width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for w in words {
+        if !line.is_empty() && line.len() + 1 + w.len() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(w);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 fn class_label(heap: &Heap, ci: u32) -> String {
