@@ -139,7 +139,7 @@ impl Vm {
     /// stack pointer come from its frame.
     pub(crate) fn ctx_read(&mut self, ctx: Oop, i: usize) -> Result<Oop, Fault> {
         // method, closureOrNil and receiver never change while married.
-        let stale = i < context::METHOD || i >= context::TEMP_FRAME_START;
+        let stale = !(context::METHOD..context::TEMP_FRAME_START).contains(&i);
         if stale && self.is_married(ctx) {
             self.spill_and_reload()?;
             if self.is_married(ctx) {

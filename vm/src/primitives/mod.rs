@@ -7,6 +7,7 @@
 pub mod arith;
 pub mod control;
 pub mod files;
+pub mod largeint;
 pub mod misc;
 pub mod named;
 pub mod objects;

@@ -19,6 +19,7 @@ impl Vm {
             "FilePlugin" => self.file_primitive(&name, nargs),
             "ConsolePlugin" => self.console_primitive(&name, nargs),
             "MiscPrimitivePlugin" => self.misc_primitive(&name, nargs),
+            "LargeIntegers" => self.large_int_primitive(&name, nargs),
             "" => Ok(FAIL),
             _ => Ok(FAIL),
         }
