@@ -1,6 +1,7 @@
 //! Spur image files: reading (64-bit, and 32-bit converted on load),
 //! writing 64-bit snapshots atomically, and describing what is inside.
 
+pub mod builder;
 pub mod compiler;
 pub mod convert32;
 pub mod error;

@@ -5,6 +5,7 @@
 //! (lookup and activation), [`interp::contexts`] (when frames become Context
 //! objects), then [`primitives`].
 
+pub mod default_image;
 pub mod interp;
 pub mod primitives;
 

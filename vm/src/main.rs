@@ -21,10 +21,37 @@ struct Cli {
 enum Command {
     /// Run an image headless; its quit code is the exit code.
     Run {
-        image: PathBuf,
+        /// The image (default: the kernel image built into sprocket); `-` also means the default.
+        image: Option<PathBuf>,
         /// Arguments for the image (getSystemAttribute 2, 3, ...).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+        #[command(flatten)]
+        vm: cli::run::VmOptions,
+    },
+    /// Run the image's test suite (`test` on the image's command line).
+    Test {
+        /// The image (default, or `-`: the kernel image built into sprocket).
+        image: Option<PathBuf>,
+        /// Test classes to run (default: all).
+        names: Vec<String>,
+        #[command(flatten)]
+        vm: cli::run::VmOptions,
+    },
+    /// Run the image's benchmarks (`bench [NAME]` on the image's command line).
+    Bench {
+        /// The image (default, or `-`: the kernel image built into sprocket).
+        image: Option<PathBuf>,
+        /// Which benchmark (the image decides; the kernel has loop, fib, sieve, all).
+        name: Option<String>,
+        #[command(flatten)]
+        vm: cli::run::VmOptions,
+    },
+    /// Compile a Smalltalk expression into the image, run it and print its printString.
+    Eval {
+        /// The image.
+        image: PathBuf,
+        expression: String,
         #[command(flatten)]
         vm: cli::run::VmOptions,
     },
@@ -44,6 +71,25 @@ enum ImageCommand {
     },
     /// Load the image and run the heap verifier: exit 0 when clean, 1 with findings.
     Verify { image: PathBuf },
+    /// Compile Smalltalk source folders (Tonel, SOM) into a 64-bit Spur image.
+    Build {
+        /// Source folders, read recursively.
+        #[arg(required = true)]
+        sources: Vec<PathBuf>,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Compile for the V3PlusClosures bytecode set instead of SistaV1.
+        #[arg(long)]
+        v3: bool,
+    },
+    /// Compile source files into an existing image and save the result.
+    Filein {
+        image: PathBuf,
+        #[arg(required = true)]
+        sources: Vec<PathBuf>,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Convert an image (e.g. Spur 32-bit) and save it as a 64-bit Spur image.
     Convert {
         image: PathBuf,
@@ -73,7 +119,30 @@ fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Run { image, args, vm } => cli::run::run_image(&image, args, &vm),
+        Command::Run { image, args, vm } => cli::run::run_image_or_default(image.as_deref(), args, &vm),
+        Command::Test { image, names, vm } => {
+            let mut args = vec!["test".to_string()];
+            args.extend(names);
+            cli::run::run_image_or_default(image.as_deref(), args, &vm)
+        }
+        Command::Bench { image, name, vm } => {
+            let mut args = vec!["bench".to_string()];
+            args.extend(name);
+            cli::run::run_image_or_default(image.as_deref(), args, &vm)
+        }
+        Command::Eval {
+            image,
+            expression,
+            vm,
+        } => cli::build::eval(&image, &expression, &vm),
+        Command::Image(ImageCommand::Build { sources, output, v3 }) => {
+            cli::build::build(&sources, &output, v3)
+        }
+        Command::Image(ImageCommand::Filein {
+            image,
+            sources,
+            output,
+        }) => cli::build::filein(&image, &sources, &output),
         Command::Image(ImageCommand::Info { image, json }) => cli::image_info(&image, json),
         Command::Image(ImageCommand::Verify { image }) => cli::image_verify(&image),
         Command::Image(ImageCommand::Convert { image, output }) => cli::image_convert(&image, &output),

@@ -1,5 +1,6 @@
 //! What each `sprocket` command does, kept apart from argument parsing.
 
+pub mod build;
 pub mod run;
 
 use gc::verify::{verify, VerifyOptions};

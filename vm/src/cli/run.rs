@@ -27,9 +27,35 @@ fn parse_trace(s: &str) -> Result<Trace, String> {
     }
 }
 
+/// Runs `image`, or the built-in kernel image when there is none.
+pub fn run_image_or_default(
+    image: Option<&Path>,
+    args: Vec<String>,
+    opts: &VmOptions,
+) -> Result<ExitCode, String> {
+    match image.filter(|p| p.as_os_str() != "-") {
+        Some(p) => run_image(p, args, opts),
+        None => {
+            let bytes = vm::default_image::bytes()?;
+            let img = images::load_image_bytes(bytes).map_err(|e| format!("the built-in image: {e}"))?;
+            run_loaded(img, Path::new(vm::default_image::NAME), args, opts)
+        }
+    }
+}
+
 /// Loads `image` and runs it with `args`; the image's quit code is the exit code.
 pub fn run_image(image: &Path, args: Vec<String>, opts: &VmOptions) -> Result<ExitCode, String> {
     let img = images::load_image(image).map_err(|e| e.to_string())?;
+    run_loaded(img, image, args, opts)
+}
+
+/// Runs a loaded image; snapshots go to `image`.
+pub fn run_loaded(
+    img: images::LoadedImage,
+    image: &Path,
+    args: Vec<String>,
+    opts: &VmOptions,
+) -> Result<ExitCode, String> {
     let options = RunOptions {
         image_args: args,
         image_path: image.to_path_buf(),

@@ -107,6 +107,10 @@ pub struct Vm {
     pub(crate) files: crate::primitives::files::FileTable,
 }
 
+/// Not a fault: the image quit (the code is in `Vm::quit`) and the
+/// interpreter loop must stop at once.
+pub const QUIT: &str = "quit";
+
 /// An error inside a primitive or bytecode that is a VM fault (not a
 /// primitive failure the image can handle).
 pub type Fault = String;
@@ -146,13 +150,13 @@ impl Vm {
 
     // ----- stack access ----------------------------------------------------
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, v: Oop) {
         self.sp -= 1;
         self.stack[self.sp] = v.0;
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pop(&mut self) -> Oop {
         let v = Oop(self.stack[self.sp]);
         self.sp += 1;
@@ -164,13 +168,13 @@ impl Vm {
         self.sp += n;
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn top(&self) -> Oop {
         Oop(self.stack[self.sp])
     }
 
     /// The value `i` below the top (0 is the top).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn stack_value(&self, i: usize) -> Oop {
         Oop(self.stack[self.sp + i])
     }
@@ -190,7 +194,7 @@ impl Vm {
         self.stack[(fp as isize + off) as usize] = v;
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn frame_num_args(&self, fp: usize) -> usize {
         (self.fslot(fp, FLAGS) & 0xff) as usize
     }
@@ -211,7 +215,7 @@ impl Vm {
     }
 
     /// Index of temporary `i` of the frame (arguments first).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn temp_index(&self, fp: usize, i: usize) -> usize {
         let n = self.frame_num_args(fp);
         if i < n {
@@ -221,18 +225,18 @@ impl Vm {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn temp(&self, i: usize) -> Oop {
         Oop(self.stack[self.temp_index(self.fp, i)])
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set_temp(&mut self, i: usize, v: Oop) {
         let idx = self.temp_index(self.fp, i);
         self.stack[idx] = v.0;
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn receiver(&self) -> Oop {
         Oop(self.stack[self.fp - 4])
     }
@@ -244,14 +248,14 @@ impl Vm {
 
     // ----- method access ---------------------------------------------------
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn fetch_byte(&mut self) -> u8 {
         let b = self.heap.byte_at(self.method, self.ip);
         self.ip += 1;
         b
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn literal(&self, i: usize) -> Oop {
         self.heap.slot(self.method, 1 + i)
     }
@@ -290,36 +294,57 @@ impl Vm {
             .options
             .timeout_secs
             .map(|s| self.started + std::time::Duration::from_secs_f64(s));
-        let mut countdown: u32 = 0;
         loop {
             if let Some(code) = self.quit {
                 return Ok(StopReason::Quit(code));
             }
-            if countdown == 0 {
-                countdown = 10_000;
-                if let Some(d) = deadline {
-                    if Instant::now() >= d {
-                        return Ok(StopReason::Timeout);
-                    }
-                }
-                if let Err(e) = self.poll_events() {
-                    return Err(self.fault_error(e));
-                }
-                if let Some(code) = self.quit {
-                    return Ok(StopReason::Quit(code));
+            if let Some(d) = deadline {
+                if Instant::now() >= d {
+                    return Ok(StopReason::Timeout);
                 }
             }
-            countdown -= 1;
-            let r = match self.bytecode_set {
-                BytecodeSet::V3PlusClosures => self.step_v3(),
-                BytecodeSet::SistaV1 => self.step_sista(),
-            };
-            if let Err(e) = r {
-                if e == processes::DEADLOCK {
-                    return Ok(StopReason::Deadlock);
-                }
-                return Err(self.fault_error(e));
+            let r = self.poll_events().and_then(|()| self.run_slice(10_000));
+            match r {
+                Ok(()) => {}
+                Err(e) if e == QUIT => {}
+                Err(e) if e == processes::DEADLOCK => return Ok(StopReason::Deadlock),
+                Err(e) => return Err(self.fault_error(e)),
             }
+        }
+    }
+
+    /// Runs up to `n` bytecodes. Quitting ends the slice with [`QUIT`].
+    fn run_slice(&mut self, n: u32) -> Result<(), Fault> {
+        if self.options.trace != Trace::None {
+            for _ in 0..n {
+                if self.options.trace == Trace::Bytecodes {
+                    let b = self.heap.byte_at(self.method, self.ip);
+                    eprintln!(
+                        "{:6} {:3} sp={} {}",
+                        self.ip,
+                        b,
+                        self.sp,
+                        self.method_name(self.method)
+                    );
+                }
+                self.step()?;
+            }
+            return Ok(());
+        }
+        for _ in 0..n {
+            match self.bytecode_set {
+                BytecodeSet::V3PlusClosures => self.step_v3()?,
+                BytecodeSet::SistaV1 => self.step_sista()?,
+            }
+        }
+        Ok(())
+    }
+
+    /// One bytecode of whichever set the active method uses.
+    pub(crate) fn step(&mut self) -> Result<(), Fault> {
+        match self.bytecode_set {
+            BytecodeSet::V3PlusClosures => self.step_v3(),
+            BytecodeSet::SistaV1 => self.step_sista(),
         }
     }
 

@@ -381,7 +381,12 @@ impl Vm {
         self.fp = caller_fp;
         let m = self.frame_method(caller_fp);
         self.set_method(m);
-        self.push(value);
+        let flags = self.fslot(caller_fp, FLAGS);
+        if flags & FLAG_DISCARD_RESULT != 0 {
+            self.set_fslot(caller_fp, FLAGS, flags & !FLAG_DISCARD_RESULT);
+        } else {
+            self.push(value);
+        }
         Ok(())
     }
 

@@ -1,25 +1,17 @@
 //! The SistaV1 bytecode set (Pharo, and our image builder's default).
 
-use super::{Fault, Trace, Vm};
+use super::{Fault, Vm};
 use gc::specials::{association, closure, so};
 use gc::Oop;
 
 impl Vm {
+    #[inline(always)]
     pub(crate) fn step_sista(&mut self) -> Result<(), Fault> {
         let mut ext_a: i64 = 0;
         let mut ext_b: i64 = 0;
         loop {
             let b = self.fetch_byte();
             self.counters.bytecodes += 1;
-            if self.options.trace == Trace::Bytecodes {
-                eprintln!(
-                    "{:6} {:3} sp={} {}",
-                    self.ip - 1,
-                    b,
-                    self.sp,
-                    self.method_name(self.method)
-                );
-            }
             match b {
                 0..=15 => {
                     let v = self.receiver_var(b as usize)?;
@@ -176,9 +168,12 @@ impl Vm {
                     let sel = self.literal((d >> 3) + ((ext_a as usize) << 5));
                     let nargs = (d & 7) + (eb << 3);
                     if directed {
-                        // Directed super send: the class binding is on the stack.
-                        let binding = self.pop();
-                        let cls = self.heap.slot(binding, association::VALUE);
+                        // Directed super send: the method's class (pushed as
+                        // the value of its binding) is on top of the stack.
+                        let cls = self.pop();
+                        if !self.heap.is_class(cls) {
+                            return Err(format!("directed super send with {cls:?} instead of a class"));
+                        }
                         let sup = self.heap.slot(cls, gc::specials::class::SUPERCLASS);
                         self.send_to_class(sel, nargs, sup)?;
                     } else {

@@ -1,24 +1,16 @@
 //! The V3PlusClosures bytecode set (Squeak up to 5.x).
 
-use super::{Fault, Trace, Vm};
+use super::{Fault, Vm};
 use gc::specials::{association, closure, so};
 use gc::Oop;
 
 /// Special selector bytecodes 176..207 that the VM answers without a send
 /// when the operands are SmallIntegers.
 impl Vm {
+    #[inline(always)]
     pub(crate) fn step_v3(&mut self) -> Result<(), Fault> {
         let b = self.fetch_byte();
         self.counters.bytecodes += 1;
-        if self.options.trace == Trace::Bytecodes {
-            eprintln!(
-                "{:6} {:3} sp={} {}",
-                self.ip - 1,
-                b,
-                self.sp,
-                self.method_name(self.method)
-            );
-        }
         match b {
             0..=15 => {
                 let v = self.receiver_var(b as usize & 15)?;
@@ -284,7 +276,7 @@ impl Vm {
     pub(crate) fn store_receiver_var(&mut self, i: usize, v: Oop) -> Result<(), Fault> {
         let r = self.receiver();
         if self.heap.header(r).is_immutable() {
-            return Err("store into an immutable object".into());
+            return self.attempt_to_assign(r, i, v);
         }
         if self.is_context(r) && self.is_married(r) {
             return self.ctx_write(r, i, v);
@@ -293,11 +285,29 @@ impl Vm {
         Ok(())
     }
 
-    /// A store into an object's slot with the store check (the write barrier).
+    /// A store into an object's slot by a bytecode: immutable objects get
+    /// `attemptToAssign:withIndex:` instead.
     #[inline]
     pub(crate) fn store_checked(&mut self, obj: Oop, i: usize, v: Oop) -> Result<(), Fault> {
+        if self.heap.header(obj).is_immutable() {
+            return self.attempt_to_assign(obj, i, v);
+        }
         self.heap.set_slot(obj, i, v);
         Ok(())
+    }
+
+    /// `obj attemptToAssign: v withIndex: i+1` in place of a store into an
+    /// immutable object. The store bytecode has no result of its own, so the
+    /// frame is marked to drop the send's answer when it returns.
+    fn attempt_to_assign(&mut self, obj: Oop, i: usize, v: Oop) -> Result<(), Fault> {
+        let sel = self.heap.special(so::SELECTOR_ATTEMPT_TO_ASSIGN);
+        self.push(obj);
+        self.push(v);
+        self.push(Oop::small_int(i as i64 + 1));
+        let fp = self.fp;
+        let flags = self.fslot(fp, super::frame::FLAGS);
+        self.set_fslot(fp, super::frame::FLAGS, flags | super::frame::FLAG_DISCARD_RESULT);
+        self.send(sel, 2)
     }
 
     /// Special selector sends: arithmetic and comparisons on SmallIntegers

@@ -40,6 +40,21 @@ pub fn bit_shift(x: i64, y: i64) -> Option<Oop> {
     }
 }
 
+/// `x * 2^e` without overflowing or underflowing in between: scale in
+/// steps that each stay representable (like C's `ldexp`).
+pub fn ldexp(mut x: f64, e: i64) -> f64 {
+    let mut e = e.clamp(-4000, 4000);
+    while e > 1000 {
+        x *= 2f64.powi(1000);
+        e -= 1000;
+    }
+    while e < -1000 {
+        x *= 2f64.powi(-1000);
+        e += 1000;
+    }
+    x * 2f64.powi(e as i32)
+}
+
 impl Vm {
     /// An integer value of a SmallInteger or a Large(Positive|Negative)Integer
     /// that fits in 64 bits.
@@ -269,8 +284,10 @@ impl Vm {
                     self.make_float(x / y)?
                 }
                 54 => {
-                    let e = y as i32;
-                    self.make_float(x * 2f64.powi(e))?
+                    if a.as_small_int().is_none() {
+                        return Ok(PrimResult::Fail(ERR_BAD_ARGUMENT));
+                    }
+                    self.make_float(ldexp(x, y as i64))?
                 }
                 _ => return Ok(PrimResult::Fail(ERR_BAD_RECEIVER)),
             };
@@ -326,6 +343,16 @@ mod tests {
         assert_eq!(floor_mod(-7, 2), 1);
         assert_eq!(floor_mod(7, -2), -1);
         assert_eq!(floor_mod(6, -2), 0);
+    }
+
+    #[test]
+    fn ldexp_does_not_overflow_in_between() {
+        assert_eq!(ldexp(4.9e-300, 1047), 4.9e-300 * 2f64.powi(1000) * 2f64.powi(47));
+        assert!(ldexp(4.9e-300, 1047).is_finite());
+        assert_eq!(ldexp(2f64.powi(1023), -1074), 2f64.powi(-51));
+        assert_eq!(ldexp(1.0, -1074), f64::from_bits(1));
+        assert_eq!(ldexp(3.0, 2), 12.0);
+        assert!(ldexp(1.0, 5000).is_infinite());
     }
 
     #[test]

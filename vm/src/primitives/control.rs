@@ -313,42 +313,48 @@ impl Vm {
         Ok(nil)
     }
 
-    /// 195: `ctx findNextUnwindContextUpTo: aContext`.
+    /// 195: `ctx findNextUnwindContextUpTo: aContext`: the first
+    /// ensure:/ifCurtailed: context after the receiver, before the argument.
     fn prim_find_next_unwind(&mut self, nargs: usize) -> Result<PrimResult, Fault> {
-        let active = self.make_all_single()?;
-        self.load_context(active)?;
         let (rcvr, stop) = (self.stack_value(nargs), self.stack_value(0));
+        if !self.is_context(rcvr) {
+            return Ok(PrimResult::Fail(ERR_BAD_RECEIVER));
+        }
+        let active = self.spill_all()?;
         let start = self.heap.slot(rcvr, context::SENDER);
-        let start = if self.is_married(rcvr) {
-            Oop(self.fslot(self.fp, crate::interp::frame::CALLER_IP))
-        } else {
-            start
-        };
         let found = self.find_context(start, stop, |vm, c| {
             vm.is_unwind_marked(vm.heap.slot(c, context::METHOD))
         })?;
-        Ok(self.prim_return(1, found))
-    }
-
-    /// 197: `ctx findNextHandlerContextStarting`: the first on:do: context from the receiver.
-    fn prim_find_handler(&mut self, nargs: usize) -> Result<PrimResult, Fault> {
-        let active = self.make_all_single()?;
         self.load_context(active)?;
-        let rcvr = self.stack_value(nargs);
-        let start = if self.is_married(rcvr) { active } else { rcvr };
-        let nil = self.nil();
-        let found = self.find_context(start, nil, |vm, c| {
-            vm.is_handler_marked(vm.heap.slot(c, context::METHOD))
-        })?;
         Ok(self.prim_return(nargs, found))
     }
 
-    /// 196: `ctx terminateTo: previousContext`: kill the contexts between.
+    /// 197: `ctx findNextHandlerContextStarting`: the first on:do: context
+    /// from the receiver (included) towards the bottom.
+    fn prim_find_handler(&mut self, nargs: usize) -> Result<PrimResult, Fault> {
+        let rcvr = self.stack_value(nargs);
+        if !self.is_context(rcvr) {
+            return Ok(PrimResult::Fail(ERR_BAD_RECEIVER));
+        }
+        let active = self.spill_all()?;
+        let nil = self.nil();
+        let found = self.find_context(rcvr, nil, |vm, c| {
+            vm.is_handler_marked(vm.heap.slot(c, context::METHOD))
+        })?;
+        self.load_context(active)?;
+        Ok(self.prim_return(nargs, found))
+    }
+
+    /// 196: `ctx terminateTo: previousContext`: the contexts between die and
+    /// the receiver's sender becomes the argument.
     fn prim_terminate_to(&mut self, nargs: usize) -> Result<PrimResult, Fault> {
-        let active = self.make_all_single()?;
         let (rcvr, target) = (self.stack_value(nargs), self.stack_value(0));
         let nil = self.nil();
-        // The target must be on the receiver's sender chain.
+        if !self.is_context(rcvr) || (target != nil && !self.is_context(target)) {
+            return Ok(PrimResult::Fail(ERR_BAD_ARGUMENT));
+        }
+        let active = self.spill_all()?;
+        // Kill the contexts between only when the target is on the chain.
         let mut c = self.heap.slot(rcvr, context::SENDER);
         let mut on_chain = false;
         let mut n = 0;
@@ -370,9 +376,7 @@ impl Vm {
             }
         }
         self.heap.set_slot(rcvr, context::SENDER, target);
-        // The active context may itself have been cut off or re-linked.
         self.load_context(active)?;
-        let rcvr = self.stack_value(nargs);
-        Ok(self.prim_return(1, rcvr))
+        Ok(self.prim_return(nargs, rcvr))
     }
 }

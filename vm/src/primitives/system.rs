@@ -25,7 +25,8 @@ impl Vm {
                     0
                 };
                 self.quit = Some(code as i32);
-                Ok(self.prim_return(nargs, self.nil()))
+                self.prim_return(nargs, self.nil());
+                Err(crate::interp::QUIT.into())
             }
             89 | 116 | 119 | 214 | 215 | 570 => {
                 self.cache.flush();

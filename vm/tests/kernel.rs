@@ -1,0 +1,236 @@
+//! The kernel image built from `images/kernel`: its test suite, eval,
+//! snapshot and resume, benchmarks, and the Are-We-Fast-Yet harness.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sprocket(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sprocket"))
+        .args(args)
+        .output()
+        .expect("run sprocket")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sprocket-kernel-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn kernel_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../images/kernel"))
+}
+
+/// Builds the kernel into `dir/kernel.image` with the CLI.
+fn build_kernel(dir: &Path, extra: &[&str]) -> PathBuf {
+    let out = dir.join("kernel.image");
+    let kernel = kernel_dir();
+    let mut args = vec!["image", "build", kernel.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-o", out.to_str().unwrap()]);
+    let r = sprocket(&args);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "build: {}{}",
+        text(&r.stdout),
+        text(&r.stderr)
+    );
+    out
+}
+
+/// Tests that fail for reasons outside the kernel (see the GC and process
+/// issues); any other failure fails this test.
+const KNOWN_FAILURES: &[&str] = &[
+    "ObjectTest>>#testWeakArrayIsCleared",
+    "ProcessTest>>#testYieldRoundRobin",
+];
+
+fn check_suite(out: &Output) {
+    let stdout = text(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default().to_string();
+    let (passed, failed) = last
+        .split_once(" passed, ")
+        .and_then(|(p, f)| {
+            Some((
+                p.trim().parse::<usize>().ok()?,
+                f.trim_end_matches(" failed").parse::<usize>().ok()?,
+            ))
+        })
+        .unwrap_or_else(|| panic!("no summary line in:\n{stdout}\n{}", text(&out.stderr)));
+    let failures: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+    for f in &failures {
+        assert!(
+            KNOWN_FAILURES.iter().any(|k| f.contains(k)),
+            "unexpected failure: {f}"
+        );
+    }
+    assert_eq!(failed, failures.len(), "{stdout}");
+    assert!(passed >= 400, "only {passed} tests passed:\n{stdout}");
+    assert_eq!(out.status.code(), Some(if failed == 0 { 0 } else { 1 }));
+}
+
+#[test]
+fn kernel_test_suite_passes_on_the_built_in_image() {
+    check_suite(&sprocket(&["test", "--timeout", "300"]));
+}
+
+#[test]
+fn kernel_test_suite_passes_with_the_v3_bytecode_set() {
+    let dir = scratch("v3");
+    let image = build_kernel(&dir, &["--v3"]);
+    check_suite(&sprocket(&["test", image.to_str().unwrap(), "--timeout", "300"]));
+}
+
+#[test]
+fn kernel_builds_verifies_and_reproduces() {
+    let dir = scratch("build");
+    let a = build_kernel(&dir, &[]);
+    let bytes = std::fs::read(&a).unwrap();
+    let r = sprocket(&["image", "verify", a.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stdout));
+    let b = build_kernel(&dir, &[]);
+    assert_eq!(
+        bytes,
+        std::fs::read(&b).unwrap(),
+        "the same sources give the same image"
+    );
+    let r = sprocket(&["image", "info", a.to_str().unwrap()]);
+    assert!(
+        text(&r.stdout).contains("format            68533"),
+        "{}",
+        text(&r.stdout)
+    );
+}
+
+#[test]
+fn run_without_an_image_runs_the_built_in_kernel() {
+    let r = sprocket(&["run"]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    assert!(
+        text(&r.stdout).contains("Sprocket Smalltalk kernel"),
+        "{}",
+        text(&r.stdout)
+    );
+}
+
+#[test]
+fn eval_prints_the_print_string() {
+    let dir = scratch("eval");
+    let image = build_kernel(&dir, &[]);
+    for (expr, want) in [
+        ("3 + 4", "7"),
+        ("100 factorial printString size", "158"),
+        (
+            "(2 raisedTo: 100) printString",
+            "'1267650600228229401496703205376'",
+        ),
+        ("#(3 1 2) asSortedCollection asArray", "#(1 2 3)"),
+        ("[:x | x * 2] value: 21", "42"),
+        ("[1/0] on: ZeroDivide do: [:e | #caught]", "#caught"),
+    ] {
+        let r = sprocket(&["eval", image.to_str().unwrap(), expr]);
+        assert_eq!(text(&r.stdout).trim_end(), want, "{expr}: {}", text(&r.stderr));
+        assert_eq!(r.status.code(), Some(0));
+    }
+    // A syntax error names the position and exits non-zero.
+    let r = sprocket(&["eval", image.to_str().unwrap(), "3 +"]);
+    assert_ne!(r.status.code(), Some(0));
+    assert!(text(&r.stderr).starts_with("sprocket: "), "{}", text(&r.stderr));
+}
+
+/// Run, snapshot, quit; start the saved image: it resumes after the
+/// snapshot primitive (which answers true there) and continues.
+#[test]
+fn snapshot_and_resume() {
+    let dir = scratch("snapshot");
+    let image = build_kernel(&dir, &[]);
+    let expr = "Smalltalk snapshot ifTrue: ['resumed'] ifFalse: ['saved']";
+    let r = sprocket(&["eval", image.to_str().unwrap(), expr]);
+    assert_eq!(text(&r.stdout).trim_end(), "'saved'", "{}", text(&r.stderr));
+    let r = sprocket(&["image", "verify", image.to_str().unwrap()]);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "saved image verifies: {}",
+        text(&r.stdout)
+    );
+    let r = sprocket(&["run", image.to_str().unwrap()]);
+    assert_eq!(text(&r.stdout).trim_end(), "'resumed'", "{}", text(&r.stderr));
+    assert_eq!(r.status.code(), Some(0));
+    // No temporary file is left beside the image.
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["kernel.image".to_string()]);
+}
+
+#[test]
+fn bench_reports_bytecodes_and_sends_per_second() {
+    let r = sprocket(&["bench", "-", "loop"]);
+    let out = text(&r.stdout);
+    assert_eq!(r.status.code(), Some(0), "{out}{}", text(&r.stderr));
+    assert!(out.contains("bytecodes/sec"), "{out}");
+}
+
+/// Are-We-Fast-Yet: with AWFY_DIR pointing at benchmarks/Smalltalk of a
+/// checkout, build the kernel plus the unchanged .som files and run every
+/// benchmark once; the harness verifies each result.
+#[test]
+fn are_we_fast_yet_benchmarks_run() {
+    let Ok(awfy) = std::env::var("AWFY_DIR") else {
+        eprintln!(
+            "skipped: set AWFY_DIR to are-we-fast-yet's benchmarks/Smalltalk to run the AWFY benchmarks"
+        );
+        return;
+    };
+    let dir = scratch("awfy");
+    let out = dir.join("awfy.image");
+    let kernel = kernel_dir();
+    let r = sprocket(&[
+        "image",
+        "build",
+        kernel.to_str().unwrap(),
+        &awfy,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    let image = out;
+    for (name, inner) in [
+        ("Richards", "1"),
+        ("DeltaBlue", "1"),
+        ("Json", "1"),
+        ("Havlak", "1"),
+        ("CD", "10"),
+        ("Bounce", "1"),
+        ("List", "1"),
+        ("Mandelbrot", "1"),
+        ("NBody", "1"),
+        ("Permute", "1"),
+        ("Queens", "1"),
+        ("Sieve", "1"),
+        ("Storage", "1"),
+        ("Towers", "1"),
+    ] {
+        let r = sprocket(&[
+            "run",
+            image.to_str().unwrap(),
+            "Harness",
+            name,
+            "1",
+            inner,
+            "--timeout",
+            "300",
+        ]);
+        let out = text(&r.stdout);
+        assert_eq!(r.status.code(), Some(0), "{name}: {out}{}", text(&r.stderr));
+        assert!(out.contains(&format!("{name}: iterations=1")), "{name}: {out}");
+    }
+}
