@@ -14,8 +14,11 @@
 //! by the segment's unused tail `[alloc_end, bridge)`, which is empty for
 //! segments read from a file; new objects are bump-allocated there.
 
+use crate::config::{GcState, PlantedFault};
+use crate::freelist::FreeLists;
 use crate::header::{self, class_index, format, object_bytes, Header, WORD};
 use crate::memory::HeapMemory;
+use crate::newspace::NewSpace;
 use crate::oop::Oop;
 use crate::specials::{class, so};
 use std::io;
@@ -89,11 +92,23 @@ pub struct Roots {
 #[derive(Debug)]
 pub struct Heap {
     pub(crate) mem: HeapMemory,
-    old_space_start: usize,
-    segments: Vec<Segment>,
-    roots: Roots,
+    pub(crate) config: HeapConfig,
+    pub(crate) old_space_start: usize,
+    pub(crate) segments: Vec<Segment>,
+    pub(crate) roots: Roots,
     /// Seed of the identity-hash generator (the image header's lastHash).
     pub last_hash: u64,
+    /// New space (eden and survivors); `None` until [`Heap::set_gc_config`]
+    /// enables it: then every object lives in old space, as in a loaded image.
+    pub(crate) ns: Option<NewSpace>,
+    /// `[young_lo, young_hi)`: the new-space address range (empty when disabled).
+    pub(crate) young_lo: u64,
+    pub(crate) young_hi: u64,
+    /// Old objects that may refer to young ones (each has its remembered bit).
+    pub(crate) remembered: Vec<Oop>,
+    /// Free chunks of old space by size.
+    pub(crate) free: FreeLists,
+    pub(crate) gc: GcState,
 }
 
 impl Heap {
@@ -101,12 +116,20 @@ impl Heap {
     pub fn new(config: HeapConfig) -> io::Result<Heap> {
         let mem = HeapMemory::reserve(config.reserve_bytes)?;
         let old_space_start = mem.base() + platform::memory::round_up(config.new_space_bytes, 1 << 20);
+        let base = mem.base() as u64;
         Ok(Heap {
             mem,
+            config,
             old_space_start,
             segments: Vec::new(),
             roots: Roots::default(),
             last_hash: 0x1234_5678,
+            ns: None,
+            young_lo: base,
+            young_hi: base,
+            remembered: Vec::new(),
+            free: FreeLists::default(),
+            gc: GcState::new(PlantedFault::from_env()),
         })
     }
 
@@ -198,7 +221,7 @@ impl Heap {
         self.segments.push(seg);
     }
 
-    fn write_bridge(&mut self, at: usize, next_size: u64) {
+    pub(crate) fn write_bridge(&mut self, at: usize, next_size: u64) {
         self.mem.set_u64_at(at, BRIDGE_HEADER);
         self.mem.set_u64_at(at + WORD, next_size);
     }
@@ -369,13 +392,30 @@ impl Heap {
         Oop(self.mem.u64_at(self.slot_addr(obj, i)))
     }
 
-    /// Stores into slot `i`. This is the raw store: callers that may store a
-    /// young object into an old one must use the store check.
+    /// Stores into slot `i` with the store check (write barrier): an old
+    /// object that receives a young reference is remembered.
     #[inline]
     pub fn set_slot(&mut self, obj: Oop, i: usize, v: Oop) {
         debug_assert!(i < self.num_slots(obj));
         let a = self.slot_addr(obj, i);
-        self.mem.set_u64_at(a, v.0)
+        self.mem.set_u64_at(a, v.0);
+        if self.is_young(v) && !self.is_young(obj) {
+            self.remember(obj);
+        }
+    }
+
+    /// An initialising store into a freshly allocated object. The barrier is
+    /// skipped when `obj` is young (the common case); an object that had to
+    /// be allocated in old space still gets the store check, so this is
+    /// always safe.
+    #[inline]
+    pub fn set_slot_unchecked(&mut self, obj: Oop, i: usize, v: Oop) {
+        debug_assert!(i < self.num_slots(obj));
+        let a = self.slot_addr(obj, i);
+        self.mem.set_u64_at(a, v.0);
+        if !self.is_young(obj) && self.is_young(v) {
+            self.remember(obj);
+        }
     }
 
     /// The object's body as bytes (`byte_size` of them).
@@ -404,9 +444,21 @@ impl Heap {
     }
 
     /// Copies `len` bytes between object bodies (overlap allowed).
+    /// When `dst` is an old pointer object that now holds young references,
+    /// it is remembered (the store check for bulk copies).
     pub fn copy_bytes(&mut self, src: Oop, src_off: usize, dst: Oop, dst_off: usize, len: usize) {
         self.mem
-            .copy(src.addr() + WORD + src_off, dst.addr() + WORD + dst_off, len)
+            .copy(src.addr() + WORD + src_off, dst.addr() + WORD + dst_off, len);
+        if self.young_hi > self.young_lo && !self.is_young(dst) && !self.header(dst).is_remembered() {
+            let f = self.format(dst);
+            if format::is_pointers(f) || format::is_compiled_method(f) {
+                let first = dst_off / WORD;
+                let last = (dst_off + len).div_ceil(WORD).min(self.num_slots(dst));
+                if (first..last).any(|k| self.is_young(self.slot(dst, k))) {
+                    self.remember(dst);
+                }
+            }
+        }
     }
 
     // ----- classes ---------------------------------------------------------
@@ -476,8 +528,12 @@ impl Heap {
 
     // ----- allocation ------------------------------------------------------
 
-    /// Allocates an object in old space with `num_slots` slots, every slot
-    /// set to `fill` (use `Oop(0)` for raw data).
+    /// Allocates an object with `num_slots` slots, every slot set to `fill`
+    /// (use `Oop(0)` for raw data). Small objects go to eden when new space
+    /// is enabled; large ones, and every object while eden is full, go to
+    /// old space. Allocation never collects: when eden is full (or old space
+    /// grew past its threshold) it sets [`Heap::gc_requested`] and the VM
+    /// collects at its next safe point.
     pub fn allocate(
         &mut self,
         class_index: u32,
@@ -489,7 +545,27 @@ impl Heap {
             return Err(AllocError::TooLarge);
         }
         let bytes = object_bytes(num_slots);
-        let chunk = self.reserve_chunk(bytes)?;
+        self.note_allocation();
+        let chunk = match self.eden_chunk(bytes) {
+            Some(c) => c,
+            None => self.allocate_old_chunk(bytes)?,
+        };
+        let obj = self.init_object(chunk, class_index, fmt, num_slots, fill);
+        if self.is_young(fill) && !self.is_young(obj) && format::is_pointers(fmt) && num_slots > 0 {
+            self.remember(obj);
+        }
+        Ok(obj)
+    }
+
+    /// Writes the header (and overflow word) of a new object at `chunk` and fills its body.
+    pub(crate) fn init_object(
+        &mut self,
+        chunk: usize,
+        class_index: u32,
+        fmt: u8,
+        num_slots: usize,
+        fill: Oop,
+    ) -> Oop {
         let obj = if num_slots >= header::OVERFLOW_SLOTS {
             self.mem.set_u64_at(chunk, (num_slots as u64) | (0xff << 56));
             Oop::from_addr(chunk + WORD)
@@ -508,7 +584,7 @@ impl Heap {
                 self.mem.set_u64_at(body + i * WORD, fill.0);
             }
         }
-        Ok(obj)
+        obj
     }
 
     /// Allocates an instance of `class` with `indexable` indexable elements,
@@ -536,7 +612,12 @@ impl Heap {
         }
     }
 
-    fn reserve_chunk(&mut self, bytes: usize) -> Result<usize, AllocError> {
+    /// Room for `bytes` in old space: a free chunk, the last segment's
+    /// unused tail, or a new segment.
+    pub(crate) fn allocate_old_chunk(&mut self, bytes: usize) -> Result<usize, AllocError> {
+        if let Some(at) = self.take_free_chunk(bytes) {
+            return Ok(at);
+        }
         if let Some(seg) = self.segments.last_mut() {
             if seg.bridge - seg.alloc_end >= bytes {
                 let at = seg.alloc_end;
@@ -545,6 +626,7 @@ impl Heap {
             }
         }
         self.add_empty_segment(bytes)?;
+        self.note_old_growth();
         let seg = self.segments.last_mut().expect("segment just added");
         let at = seg.alloc_end;
         seg.alloc_end += bytes;
@@ -571,13 +653,28 @@ impl Heap {
 
     // ----- enumeration -----------------------------------------------------
 
-    /// Every chunk in old space in address order: objects, free chunks and
-    /// forwarders, but not bridges.
+    /// Every chunk in the heap: old space in address order (objects, free
+    /// chunks and forwarders, but not bridges), then the survivor space and
+    /// eden.
     pub fn objects(&self) -> ObjectIter<'_> {
+        let mut ranges: Vec<(usize, usize)> = self.segments.iter().map(|s| (s.start, s.alloc_end)).collect();
+        ranges.extend(self.young_ranges());
         ObjectIter {
             heap: self,
+            next: ranges.first().map(|r| r.0).unwrap_or(0),
+            ranges,
             seg: 0,
-            next: self.segments.first().map(|s| s.start).unwrap_or(0),
+        }
+    }
+
+    /// Every chunk of old space only, in address order.
+    pub fn old_objects(&self) -> ObjectIter<'_> {
+        let ranges: Vec<(usize, usize)> = self.segments.iter().map(|s| (s.start, s.alloc_end)).collect();
+        ObjectIter {
+            heap: self,
+            next: ranges.first().map(|r| r.0).unwrap_or(0),
+            ranges,
+            seg: 0,
         }
     }
 
@@ -652,9 +749,10 @@ impl Heap {
     }
 }
 
-/// Iterator over old-space chunks (see [`Heap::objects`]).
+/// Iterator over heap chunks (see [`Heap::objects`]).
 pub struct ObjectIter<'h> {
     heap: &'h Heap,
+    ranges: Vec<(usize, usize)>,
     seg: usize,
     next: usize,
 }
@@ -664,10 +762,10 @@ impl Iterator for ObjectIter<'_> {
 
     fn next(&mut self) -> Option<Oop> {
         loop {
-            let seg = self.heap.segments.get(self.seg)?;
-            if self.next >= seg.alloc_end {
+            let &(_, end) = self.ranges.get(self.seg)?;
+            if self.next >= end {
                 self.seg += 1;
-                self.next = self.heap.segments.get(self.seg).map(|s| s.start).unwrap_or(0);
+                self.next = self.ranges.get(self.seg).map(|r| r.0).unwrap_or(0);
                 continue;
             }
             let obj = self.heap.object_at_chunk(self.next);

@@ -58,6 +58,16 @@ impl HeapMemory {
         Ok(())
     }
 
+    /// Returns the committed memory above `end` (rounded up to the commit
+    /// granule) to the operating system.
+    pub fn decommit_above(&mut self, end: usize) {
+        let chunk = (1 << 20).max(page_size());
+        let keep = platform::memory::round_up(end.saturating_sub(self.base()), chunk).min(self.region.len());
+        if keep < self.committed && self.region.decommit(keep, self.committed - keep).is_ok() {
+            self.committed = keep;
+        }
+    }
+
     #[inline(always)]
     fn check(&self, addr: usize, len: usize) {
         let off = addr.wrapping_sub(self.region.base());

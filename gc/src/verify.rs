@@ -34,6 +34,9 @@ pub struct VerifyOptions {
     pub allow_forwarders: bool,
     /// Stop after this many findings.
     pub max_findings: usize,
+    /// Check only marked objects (used between compaction passes, when
+    /// unmarked objects are garbage about to be overwritten).
+    pub only_marked: bool,
 }
 
 impl Default for VerifyOptions {
@@ -41,6 +44,7 @@ impl Default for VerifyOptions {
         VerifyOptions {
             allow_forwarders: true,
             max_findings: 1000,
+            only_marked: false,
         }
     }
 }
@@ -49,8 +53,10 @@ struct Checker<'h> {
     heap: &'h Heap,
     opts: VerifyOptions,
     findings: Vec<Finding>,
-    /// Every chunk's object address, sorted (walk order is address order).
+    /// Every chunk's object address, sorted.
     starts: Vec<usize>,
+    /// The remembered set, sorted.
+    remembered: Vec<usize>,
 }
 
 impl Checker<'_> {
@@ -129,6 +135,69 @@ impl Checker<'_> {
                 );
             }
         }
+        for (start, end) in heap.young_ranges() {
+            let mut at = start;
+            while at < end {
+                if end - at < 2 * WORD {
+                    self.report(at, None, "stray bytes at the end of a new-space area");
+                    break;
+                }
+                let obj = heap.object_at_chunk(at);
+                let n = heap.num_slots(obj);
+                let next = n
+                    .checked_add(1)
+                    .and_then(|w| w.max(2).checked_mul(WORD))
+                    .and_then(|b| obj.addr().checked_add(b));
+                match next {
+                    Some(e) if e <= end => {
+                        self.starts.push(obj.addr());
+                        at = e;
+                    }
+                    _ => {
+                        self.report(
+                            obj.addr(),
+                            None,
+                            format!("{n} slots run past the end of new space"),
+                        );
+                        break;
+                    }
+                }
+            }
+        }
+        self.starts.sort_unstable();
+    }
+
+    /// The remembered set: complete (every old object with a young
+    /// reference is in it, with its bit) and sound (members are old objects
+    /// with the bit; young objects never have it).
+    fn check_remembered(&mut self, obj: Oop) {
+        let heap = self.heap;
+        let h = heap.header(obj);
+        if heap.is_young(obj) {
+            if h.is_remembered() {
+                self.report(obj.addr(), None, "young object has the remembered bit");
+            }
+            return;
+        }
+        let in_set = self.remembered.binary_search(&obj.addr()).is_ok();
+        if h.is_remembered() != in_set {
+            self.report(
+                obj.addr(),
+                None,
+                if in_set {
+                    "in the remembered set without the remembered bit"
+                } else {
+                    "has the remembered bit but is not in the remembered set"
+                },
+            );
+        }
+        if !in_set && heap.has_young_refs(obj) {
+            self.report(
+                obj.addr(),
+                None,
+                "old object refers to a young object but is not remembered",
+            );
+        }
     }
 
     fn check_ref(&mut self, obj: Oop, field: usize, v: Oop) {
@@ -180,6 +249,12 @@ impl Checker<'_> {
         let n = heap.num_slots(obj);
         if ci == class_index::FREE {
             return; // free chunks are checked through the free lists
+        }
+        if self.opts.only_marked && !h.is_marked() {
+            return;
+        }
+        if heap.new_space().is_some() {
+            self.check_remembered(obj);
         }
         if h.is_forwarder() {
             if !self.opts.allow_forwarders {
@@ -253,7 +328,9 @@ impl Checker<'_> {
             return;
         };
         let ok = match spec {
-            0..=5 => f == spec || (spec == format::FIXED_INDEXABLE && f == format::FIXED_INDEXABLE),
+            // A fired ephemeron becomes a plain fixed-fields object.
+            format::EPHEMERON => f == spec || f == format::FIXED,
+            0..=5 => f == spec,
             9 => f == 9,
             10..=11 => (10..=11).contains(&f),
             12..=15 => (12..=15).contains(&f),
@@ -287,7 +364,8 @@ impl Checker<'_> {
     fn check_roots(&mut self) {
         let heap = self.heap;
         let r = *heap.roots();
-        let first: Vec<usize> = self.starts.iter().take(5).copied().collect();
+        let old_start = self.starts.partition_point(|&a| a < heap.old_space_start());
+        let first: Vec<usize> = self.starts[old_start..].iter().take(5).copied().collect();
         let expect = [r.nil, r.false_obj, r.true_obj, r.free_lists, r.hidden_roots];
         let names = ["nil", "false", "true", "free lists", "hidden roots"];
         for (i, (o, name)) in expect.iter().zip(names).enumerate() {
@@ -373,17 +451,29 @@ impl Checker<'_> {
 
 /// Verifies the whole heap and returns every finding (empty when clean).
 pub fn verify(heap: &Heap, opts: VerifyOptions) -> Vec<Finding> {
+    let mut remembered: Vec<usize> = heap.remembered_set().iter().map(|o| o.addr()).collect();
+    remembered.sort_unstable();
     let mut c = Checker {
         heap,
         opts,
         findings: Vec::new(),
         starts: Vec::new(),
+        remembered,
     };
     c.walk_layout();
     if !c.findings.is_empty() {
         return c.findings; // a broken layout makes every later check unreliable
     }
     c.check_roots();
+    for i in 0..c.remembered.len() {
+        let a = c.remembered[i];
+        if i > 0 && c.remembered[i - 1] == a {
+            c.report(a, None, "twice in the remembered set");
+        }
+        if !c.is_start(a) || heap.is_young(Oop::from_addr(a)) {
+            c.report(a, None, "remembered set entry is not an old object");
+        }
+    }
     let starts = std::mem::take(&mut c.starts);
     c.starts = starts.clone();
     for &a in &starts {
@@ -403,6 +493,7 @@ pub fn verify_layout(heap: &Heap) -> Vec<Finding> {
         opts: VerifyOptions::default(),
         findings: Vec::new(),
         starts: Vec::new(),
+        remembered: Vec::new(),
     };
     c.walk_layout();
     c.findings

@@ -58,6 +58,24 @@ enum Command {
     /// Inspect, verify and convert image files.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Garbage-collector tools: replay a lemming dump, summarize a GC log.
+    #[command(subcommand)]
+    Gc(GcCommand),
+}
+
+#[derive(Subcommand)]
+enum GcCommand {
+    /// Re-run the collection saved in a lemming dump, verifying after each
+    /// phase; names the first phase and object that broke an invariant.
+    Replay { dump: PathBuf },
+    /// p50/p90/p99/max pause per kind from a --gc-log file, and an SVG
+    /// histogram and timeline.
+    Report {
+        log: PathBuf,
+        /// Where to write the SVG (default: LOG.svg).
+        #[arg(long)]
+        svg: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -143,6 +161,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             sources,
             output,
         }) => cli::build::filein(&image, &sources, &output),
+        Command::Gc(GcCommand::Replay { dump }) => cli::gc_replay(&dump),
+        Command::Gc(GcCommand::Report { log, svg }) => cli::gc_report(&log, svg),
         Command::Image(ImageCommand::Info { image, json }) => cli::image_info(&image, json),
         Command::Image(ImageCommand::Verify { image }) => cli::image_verify(&image),
         Command::Image(ImageCommand::Convert { image, output }) => cli::image_convert(&image, &output),

@@ -325,7 +325,9 @@ fn assign_indices(plan: &mut Plan) {
         .map(|c| c.meta_index.max(c.index))
         .max()
         .unwrap_or(0);
-    plan.pages = (max / class_index::PAGE_SIZE) as usize + 1;
+    // The OpenSmalltalk VM expects at least pages 0 and 1 (its assert VM
+    // checks them), even when every class fits in page 0.
+    plan.pages = ((max / class_index::PAGE_SIZE) as usize + 1).max(2);
 }
 
 /// Instance variable name aliases between Squeak versions.

@@ -53,6 +53,19 @@ pub struct ClassContext {
     pub inst_vars: Vec<String>,
 }
 
+impl ClassContext {
+    /// Methods of Context classes access their instance variables with the
+    /// long bytecodes: the OpenSmalltalk VMs mediate access to the fields of
+    /// a context that is still running only in those forms.
+    pub fn is_context_class(&self) -> bool {
+        !self.class_side
+            && matches!(
+                self.class_name.as_str(),
+                "Context" | "MethodContext" | "BlockContext"
+            )
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct CompileOptions {
     pub bytecode_set: BytecodeSet,
@@ -120,6 +133,8 @@ pub type Label = usize;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ins {
     PushRcvrVar(usize),
+    /// Always the long form (see `ClassContext::is_context_class`).
+    PushRcvrVarLong(usize),
     PushTemp(usize),
     PushLit(usize),
     PushLitVar(usize),
@@ -133,6 +148,7 @@ pub enum Ins {
     Dup,
     Pop,
     StoreRcvrVar(usize, bool),
+    StoreRcvrVarLong(usize, bool),
     StoreTemp(usize, bool),
     StoreLitVar(usize, bool),
     PushRemoteTemp(usize, usize),
@@ -853,6 +869,7 @@ impl<'a> Gen<'a> {
         match loc {
             Loc::Temp(i) => self.op(Ins::PushTemp(i), 1),
             Loc::Remote(i, v) => self.op(Ins::PushRemoteTemp(i, v), 1),
+            Loc::InstVar(i) if self.ctx.is_context_class() => self.op(Ins::PushRcvrVarLong(i), 1),
             Loc::InstVar(i) => self.op(Ins::PushRcvrVar(i), 1),
             Loc::Global(n) => {
                 let l = self.lit(Literal::Binding(n));
@@ -866,6 +883,7 @@ impl<'a> Gen<'a> {
         match loc {
             Loc::Temp(i) => self.op(Ins::StoreTemp(i, pop), d),
             Loc::Remote(i, v) => self.op(Ins::StoreRemoteTemp(i, v, pop), d),
+            Loc::InstVar(i) if self.ctx.is_context_class() => self.op(Ins::StoreRcvrVarLong(i, pop), d),
             Loc::InstVar(i) => self.op(Ins::StoreRcvrVar(i, pop), d),
             Loc::Global(n) => {
                 let l = self.lit(Literal::Binding(n));

@@ -38,7 +38,7 @@ pub fn encode(ins: &Ins, dist: i64, min: usize) -> Result<Vec<u8>, String> {
     let mut o = Vec::with_capacity(4);
     match *ins {
         Ins::PushRcvrVar(i) if i < 16 => o.push(i as u8),
-        Ins::PushRcvrVar(i) => {
+        Ins::PushRcvrVar(i) | Ins::PushRcvrVarLong(i) => {
             ext_a(&mut o, i >> 8);
             o.extend([226, (i & 255) as u8]);
         }
@@ -133,7 +133,7 @@ pub fn encode(ins: &Ins, dist: i64, min: usize) -> Result<Vec<u8>, String> {
         }
         Ins::StoreRcvrVar(i, true) if i < 8 => o.push(200 + i as u8),
         Ins::StoreTemp(i, true) if i < 8 => o.push(208 + i as u8),
-        Ins::StoreRcvrVar(i, pop) => {
+        Ins::StoreRcvrVar(i, pop) | Ins::StoreRcvrVarLong(i, pop) => {
             ext_a(&mut o, i >> 8);
             o.extend([if pop { 240 } else { 243 }, (i & 255) as u8]);
         }

@@ -15,7 +15,7 @@ pub fn encode(ins: &Ins, dist: i64, min: usize) -> Result<Vec<u8>, String> {
     let mut o = Vec::with_capacity(3);
     match *ins {
         Ins::PushRcvrVar(i) if i < 16 => o.push(i as u8),
-        Ins::PushRcvrVar(i) if i < 64 => o.extend([128, i as u8]),
+        Ins::PushRcvrVar(i) | Ins::PushRcvrVarLong(i) if i < 64 => o.extend([128, i as u8]),
         Ins::PushRcvrVar(i) if i < 256 => o.extend([132, 64, i as u8]),
         Ins::PushTemp(i) if i < 16 => o.push(16 + i as u8),
         Ins::PushTemp(i) if i < 64 => o.extend([128, 64 | i as u8]),
@@ -25,7 +25,7 @@ pub fn encode(ins: &Ins, dist: i64, min: usize) -> Result<Vec<u8>, String> {
         Ins::PushLitVar(i) if i < 32 => o.push(64 + i as u8),
         Ins::PushLitVar(i) if i < 64 => o.extend([128, 192 | i as u8]),
         Ins::PushLitVar(i) if i < 256 => o.extend([132, 128, i as u8]),
-        Ins::PushRcvrVar(i) => return err("instance variable", i),
+        Ins::PushRcvrVar(i) | Ins::PushRcvrVarLong(i) => return err("instance variable", i),
         Ins::PushTemp(i) => return err("temp", i),
         Ins::PushLit(i) | Ins::PushLitVar(i) => return err("literal", i),
         Ins::PushSelf => o.push(112),
@@ -43,7 +43,9 @@ pub fn encode(ins: &Ins, dist: i64, min: usize) -> Result<Vec<u8>, String> {
         Ins::BlockReturnTop => o.push(125),
         Ins::StoreRcvrVar(i, true) if i < 8 => o.push(96 + i as u8),
         Ins::StoreTemp(i, true) if i < 8 => o.push(104 + i as u8),
-        Ins::StoreRcvrVar(i, pop) if i < 64 => o.extend([if pop { 130 } else { 129 }, i as u8]),
+        Ins::StoreRcvrVar(i, pop) | Ins::StoreRcvrVarLong(i, pop) if i < 64 => {
+            o.extend([if pop { 130 } else { 129 }, i as u8])
+        }
         Ins::StoreRcvrVar(i, pop) if i < 256 => o.extend([132, if pop { 192 } else { 160 }, i as u8]),
         Ins::StoreTemp(i, pop) if i < 64 => o.extend([if pop { 130 } else { 129 }, 64 | i as u8]),
         Ins::StoreLitVar(i, pop) if i < 64 => o.extend([if pop { 130 } else { 129 }, 192 | i as u8]),
@@ -53,7 +55,7 @@ pub fn encode(ins: &Ins, dist: i64, min: usize) -> Result<Vec<u8>, String> {
                 o.push(135);
             }
         }
-        Ins::StoreRcvrVar(i, _) => return err("instance variable", i),
+        Ins::StoreRcvrVar(i, _) | Ins::StoreRcvrVarLong(i, _) => return err("instance variable", i),
         Ins::StoreTemp(i, _) => return err("temp", i),
         Ins::StoreLitVar(i, _) => return err("literal", i),
         Ins::Send(i, n) if i < 16 && n < 3 => o.push(208 + 16 * n as u8 + i as u8),

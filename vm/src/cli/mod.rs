@@ -82,3 +82,22 @@ pub fn image_convert(input: &Path, output: &Path) -> Result<ExitCode, String> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+pub fn gc_replay(dump: &Path) -> Result<ExitCode, String> {
+    let report = gc::replay::replay(dump).map_err(|e| format!("{}: {e}", dump.display()))?;
+    print!("{report}");
+    Ok(if report.failed_phase().is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn gc_report(log: &Path, svg: Option<std::path::PathBuf>) -> Result<ExitCode, String> {
+    let summary = gc::log::report(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    print!("{summary}");
+    let svg = svg.unwrap_or_else(|| log.with_extension("svg"));
+    gc::log::write_svg(&summary, &svg).map_err(|e| format!("{}: {e}", svg.display()))?;
+    println!("wrote {}", svg.display());
+    Ok(ExitCode::SUCCESS)
+}

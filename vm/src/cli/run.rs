@@ -17,6 +17,51 @@ pub struct VmOptions {
     /// Stop after this many seconds (exit code 124).
     #[arg(long)]
     pub timeout: Option<f64>,
+    /// Eden size in bytes (k/m/g suffixes allowed); 0 turns new space off.
+    #[arg(long, value_parser = parse_size)]
+    pub eden: Option<usize>,
+    /// Verify the heap before and after every garbage collection; a finding stops the VM.
+    #[arg(long)]
+    pub gc_verify: bool,
+    /// Force a scavenge every N allocations and a full GC every N scavenges.
+    #[arg(long, value_name = "N")]
+    pub gc_stress: Option<u32>,
+    /// Run each full GC first on a clone of the heap; on a finding, write a
+    /// dump (for `sprocket gc replay`) in the current directory and stop.
+    #[arg(long)]
+    pub gc_lemming: bool,
+    /// Append one JSON record per collection to FILE (see `sprocket gc report`).
+    #[arg(long, value_name = "FILE")]
+    pub gc_log: Option<std::path::PathBuf>,
+}
+
+impl VmOptions {
+    /// The collector's configuration these options describe.
+    pub fn gc_config(&self) -> gc::GcConfig {
+        let mut c = gc::GcConfig::default();
+        if let Some(e) = self.eden {
+            c.eden_bytes = e;
+        }
+        c.verify_each_gc = self.gc_verify;
+        c.stress = self.gc_stress;
+        c.lemming = self.gc_lemming;
+        c.gc_log = self.gc_log.clone();
+        c
+    }
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let (num, mul) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t.as_str(), 1),
+    };
+    num.parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .ok_or_else(|| format!("'{s}' is not a size (e.g. 4m)"))
 }
 
 fn parse_trace(s: &str) -> Result<Trace, String> {
@@ -64,6 +109,7 @@ pub fn run_loaded(
             .unwrap_or_default(),
         trace: opts.trace.unwrap_or_default(),
         timeout_secs: opts.timeout,
+        gc: opts.gc_config(),
     };
     let mut vm = Vm::new(img.heap, img.header, options).map_err(|e| e.to_string())?;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| vm.run()))

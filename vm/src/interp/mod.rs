@@ -70,6 +70,8 @@ pub struct RunOptions {
     pub trace: Trace,
     /// Stop after this many seconds.
     pub timeout_secs: Option<f64>,
+    /// The garbage collector's settings (eden size, checking modes, log).
+    pub gc: gc::GcConfig,
 }
 
 /// Counters for benchmarks and traces.
@@ -137,6 +139,13 @@ impl Vm {
             pending_signals: Vec::new(),
             files: Default::default(),
         };
+        let mut config = vm.options.gc.clone();
+        if config.eden_bytes == 0 && vm.image_header.eden_bytes > 0 {
+            config.eden_bytes = vm.image_header.eden_bytes as usize;
+        }
+        vm.heap
+            .set_gc_config(config)
+            .map_err(|e| vm.fault_error(format!("cannot set up new space: {e}")))?;
         let proc = vm.active_process();
         let ctx = vm.heap.slot(proc, gc::specials::process::SUSPENDED_CONTEXT);
         if !ctx.is_object() || ctx == vm.heap.nil() {
@@ -303,7 +312,15 @@ impl Vm {
                     return Ok(StopReason::Timeout);
                 }
             }
-            let r = self.poll_events().and_then(|()| self.run_slice(10_000));
+            let slice = if self.options.gc.stress.is_some() {
+                50
+            } else {
+                10_000
+            };
+            let r = self
+                .poll_events()
+                .and_then(|()| self.collect_if_requested())
+                .and_then(|()| self.run_slice(slice));
             match r {
                 Ok(()) => {}
                 Err(e) if e == QUIT => {}
@@ -311,6 +328,15 @@ impl Vm {
                 Err(e) => return Err(self.fault_error(e)),
             }
         }
+    }
+
+    /// The safe point: a collection the allocator asked for runs here.
+    #[inline]
+    fn collect_if_requested(&mut self) -> Result<(), Fault> {
+        if self.heap.gc_requested().is_some() {
+            self.collect_garbage(None)?;
+        }
+        Ok(())
     }
 
     /// Runs up to `n` bytecodes. Quitting ends the slice with [`QUIT`].

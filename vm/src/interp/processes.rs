@@ -91,6 +91,22 @@ impl Vm {
         self.add_last_link(list, p);
     }
 
+    /// Makes `p` runnable at the front of its priority's list.
+    fn put_to_sleep_first(&mut self, p: Oop) {
+        let pri = self.priority_of(p);
+        let lists = self.process_lists();
+        let n = self.heap.num_slots(lists);
+        let list = self.heap.slot(lists, pri.min(n) - 1);
+        let first = self.heap.slot(list, linked_list::FIRST_LINK);
+        if first == self.nil() {
+            self.add_last_link(list, p);
+        } else {
+            self.heap.set_slot(p, process::NEXT_LINK, first);
+            self.heap.set_slot(list, linked_list::FIRST_LINK, p);
+            self.heap.set_slot(p, process::MY_LIST, list);
+        }
+    }
+
     /// The highest-priority runnable process, removed from its list.
     fn wake_highest_priority(&mut self) -> Option<Oop> {
         let lists = self.process_lists();
@@ -117,11 +133,13 @@ impl Vm {
         self.load_context(new_ctx)
     }
 
-    /// `resume`: run `p` now if it is more urgent, else queue it.
+    /// `resume`: run `p` now if it is more urgent, else queue it. A
+    /// preempted process goes back to the front of its list: preemption
+    /// does not yield (as in Squeak 5 and later).
     pub(crate) fn resume(&mut self, p: Oop) -> Result<(), Fault> {
         let active = self.active_process();
         if self.priority_of(p) > self.priority_of(active) {
-            self.put_to_sleep(active);
+            self.put_to_sleep_first(active);
             self.transfer_to(p)
         } else {
             self.put_to_sleep(p);

@@ -8,51 +8,90 @@
 //! saved ip and fp and the flags word are raw integers.
 
 use super::frame::*;
-use super::Vm;
+use super::{Fault, Vm};
 use gc::Oop;
+
+/// Calls `f` on every reference slot of the frames on `stack`, from the
+/// active frame (`fp`, `sp`) down to the base frame.
+pub(crate) fn visit_frames(stack: &mut [u64], fp: usize, sp: usize, f: &mut dyn FnMut(&mut Oop)) {
+    let mut visit_word = |stack: &mut [u64], i: usize| {
+        let mut o = Oop(stack[i]);
+        f(&mut o);
+        stack[i] = o.0;
+    };
+    let (mut fp, mut sp) = (fp, sp);
+    while fp < STACK_WORDS {
+        let nargs = (stack[fp - 3] & 0xff) as usize;
+        for i in fp + 2..=fp + 2 + nargs {
+            visit_word(stack, i);
+        }
+        let base = stack[fp] == BASE_FRAME;
+        if base {
+            visit_word(stack, fp + 1);
+        }
+        visit_word(stack, fp - 1);
+        if stack[fp - 2] != 0 {
+            visit_word(stack, fp - 2);
+        }
+        visit_word(stack, fp - 4);
+        // Temporaries and operand stack: fp-5 down to sp.
+        for i in sp..fp - 4 {
+            visit_word(stack, i);
+        }
+        if base {
+            break;
+        }
+        sp = fp + 2 + nargs + 1;
+        fp = stack[fp] as usize;
+    }
+}
 
 impl Vm {
     /// Calls `f` on every object reference held by the VM outside the heap;
     /// `f` may replace them (a moving GC does). The method cache is flushed,
     /// since its keys may have moved.
     pub fn visit_roots(&mut self, f: &mut dyn FnMut(&mut Oop)) {
-        let visit_word = |stack: &mut [u64], i: usize, f: &mut dyn FnMut(&mut Oop)| {
-            let mut o = Oop(stack[i]);
-            f(&mut o);
-            stack[i] = o.0;
-        };
         f(&mut self.method);
         if let Some((sema, _)) = self.timer.as_mut() {
             f(sema);
         }
-        let (mut fp, mut sp) = (self.fp, self.sp);
-        while fp < STACK_WORDS {
-            let nargs = self.frame_num_args(fp);
-            for i in fp + 2..=fp + 2 + nargs {
-                visit_word(&mut self.stack, i, f);
-            }
-            let base = self.is_base_frame(fp);
-            if base {
-                visit_word(&mut self.stack, fp + 1, f);
-            }
-            visit_word(&mut self.stack, fp - 1, f);
-            if self.stack[fp - 2] != 0 {
-                visit_word(&mut self.stack, fp - 2, f);
-            }
-            visit_word(&mut self.stack, fp - 4, f);
-            // Temporaries and operand stack: fp-5 down to sp.
-            let mut i = sp;
-            while i < fp - 4 {
-                visit_word(&mut self.stack, i, f);
-                i += 1;
-            }
-            if base {
-                break;
-            }
-            sp = fp + 2 + nargs + 1;
-            fp = self.fslot(fp, CALLER_FP) as usize;
-        }
+        visit_frames(&mut self.stack, self.fp, self.sp, f);
         self.cache.flush();
+    }
+
+    /// Runs a collection of `kind` now (at a safe point: no Rust code holds
+    /// object references across it), then does what the outcome asks.
+    pub(crate) fn collect_garbage(&mut self, kind: Option<gc::GcKind>) -> Result<(), Fault> {
+        let Vm {
+            heap,
+            stack,
+            fp,
+            sp,
+            method,
+            timer,
+            ..
+        } = self;
+        let (fp, sp) = (*fp, *sp);
+        let mut roots = |f: &mut dyn FnMut(&mut Oop)| {
+            f(method);
+            if let Some((sema, _)) = timer.as_mut() {
+                f(sema);
+            }
+            visit_frames(stack, fp, sp, f);
+        };
+        let outcome = match kind {
+            Some(k) => heap.collect(k, &mut roots).map(Some),
+            None => heap.collect_requested(&mut roots),
+        };
+        self.cache.flush();
+        match outcome {
+            Ok(Some(o)) if o.signal_finalization => {
+                let sema = self.heap.special(gc::specials::so::THE_FINALIZATION_SEMAPHORE);
+                self.signal(sema)
+            }
+            Ok(_) => Ok(()),
+            Err(fault) => Err(format!("garbage collector: {fault}")),
+        }
     }
 }
 

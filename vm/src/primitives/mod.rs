@@ -119,6 +119,7 @@ impl Vm {
             | 222
             | 185..=187 => self.prim_control(index, m, nargs),
             113
+            | 172
             | 116
             | 119
             | 121

@@ -54,12 +54,24 @@ impl Vm {
                 let r = self.stack_value(nargs);
                 Ok(self.prim_return(nargs, r))
             }
-            112 | 130 | 131 => {
-                // No collector yet: answer the room left in the reservation.
-                let (_, end) = self.heap.memory_range();
-                let free = (64usize << 30).saturating_sub(end - self.heap.old_space_start());
-                Ok(self.prim_return(nargs, Oop::small_int(free as i64)))
+            130 | 131 => {
+                let kind = if index == 130 {
+                    gc::GcKind::Full
+                } else {
+                    gc::GcKind::Scavenge
+                };
+                self.collect_garbage(Some(kind))?;
+                let free = self.heap.stats().old_space_free_bytes as i64;
+                Ok(self.prim_return(nargs, Oop::small_int(free)))
             }
+            112 => {
+                let free = self.heap.stats().old_space_free_bytes as i64;
+                Ok(self.prim_return(nargs, Oop::small_int(free)))
+            }
+            172 => match self.heap.fetch_next_mourner() {
+                Some(o) => Ok(self.prim_return(nargs, o)),
+                None => Ok(FAIL),
+            },
             180 => Ok(FAIL),
             135 => {
                 let ms = (self.started.elapsed().as_millis() as i64) & 0x1fff_ffff;
@@ -155,12 +167,12 @@ impl Vm {
     /// OpenSmalltalk VM's indices where Sprocket has a value.
     fn prim_vm_parameter(&mut self, nargs: usize) -> Result<PrimResult, Fault> {
         const COUNT: usize = 75;
+        let stats = self.heap.stats();
         let value = |vm: &Vm, i: usize| -> Oop {
-            let (_, end) = vm.heap.memory_range();
-            let old = (end - vm.heap.old_space_start()) as i64;
+            if let Some(v) = stats.vm_parameter(i) {
+                return Oop::small_int(v);
+            }
             match i {
-                1 | 2 => Oop::small_int(old),
-                3 => Oop::small_int(old),
                 40 => Oop::small_int(8),
                 41 => Oop::small_int(68021),
                 42 => Oop::small_int(vm.image_header.num_stack_pages as i64),
@@ -220,6 +232,11 @@ impl Vm {
         let proc = self.active_process();
         self.heap
             .set_slot(proc, gc::specials::process::SUSPENDED_CONTEXT, active);
+        // The file holds old space only: a full GC empties new space (and
+        // leaves no forwarders). `active` may move; read it back after.
+        self.collect_garbage(Some(gc::GcKind::Full))?;
+        let proc = self.active_process();
+        let active = self.heap.slot(proc, gc::specials::process::SUSPENDED_CONTEXT);
         self.image_header.last_hash = self.heap.last_hash;
         let result = images::save_image(&path, &self.heap, &self.image_header);
         let nil = self.nil();
