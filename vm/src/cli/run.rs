@@ -33,6 +33,10 @@ pub struct VmOptions {
     /// Append one JSON record per collection to FILE (see `sprocket gc report`).
     #[arg(long, value_name = "FILE")]
     pub gc_log: Option<std::path::PathBuf>,
+    /// Objects one compaction pass can move (the compactor's saved-first-fields
+    /// space); small values force multi-pass compaction, for testing.
+    #[arg(long, value_name = "N")]
+    pub gc_compactor_entries: Option<usize>,
 }
 
 impl VmOptions {
@@ -46,6 +50,9 @@ impl VmOptions {
         c.stress = self.gc_stress;
         c.lemming = self.gc_lemming;
         c.gc_log = self.gc_log.clone();
+        if let Some(n) = self.gc_compactor_entries {
+            c.saved_first_fields = n.max(1);
+        }
         c
     }
 }
