@@ -234,3 +234,32 @@ fn are_we_fast_yet_benchmarks_run() {
         assert!(out.contains(&format!("{name}: iterations=1")), "{name}: {out}");
     }
 }
+
+/// The same kernel image on the OpenSmalltalk VM gives the same summary
+/// line. OSVM_VMS lists the VM launchers (e.g. the `bin/spur64` of a
+/// StackInterpreter and a Cog build), separated by ':'; unset, it is skipped.
+#[test]
+fn kernel_test_suite_gives_the_same_summary_on_the_opensmalltalk_vm() {
+    let Ok(vms) = std::env::var("OSVM_VMS") else {
+        eprintln!("skipped: set OSVM_VMS to OpenSmalltalk VM launchers (':'-separated) to compare");
+        return;
+    };
+    let dir = scratch("osvm");
+    let image = build_kernel(&dir, &[]);
+    let ours = sprocket(&["test", image.to_str().unwrap(), "--timeout", "300"]);
+    let summary = |o: &Output| text(&o.stdout).lines().last().unwrap_or_default().to_string();
+    check_suite(&ours);
+    for vm in vms.split(':').filter(|s| !s.is_empty()) {
+        let theirs = Command::new(vm)
+            .args([
+                "-vm-display-null",
+                "-vm-sound-null",
+                image.to_str().unwrap(),
+                "test",
+            ])
+            .output()
+            .expect("run the OpenSmalltalk VM");
+        assert_eq!(summary(&theirs), summary(&ours), "{vm}: {}", text(&theirs.stderr));
+        assert_eq!(theirs.status.code(), ours.status.code(), "{vm}");
+    }
+}
