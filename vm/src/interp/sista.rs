@@ -257,24 +257,7 @@ impl Vm {
                     let size = self.fetch_byte() as usize + ((ext_b as usize) << 8);
                     let ncopied = (d >> 3) & 7 | (((ext_a as usize) / 16) << 3);
                     let nargs = (d & 7) | ((ext_a as usize % 16) << 3);
-                    let ctx = self.frame_context(self.fp)?;
-                    let cls = self.heap.special(so::CLASS_BLOCK_CLOSURE);
-                    let cl = self.instantiate(cls, ncopied)?;
-                    self.heap.set_slot(cl, closure::OUTER_CONTEXT, ctx);
-                    self.heap.set_slot(
-                        cl,
-                        closure::START_PC_OR_METHOD,
-                        Oop::small_int(self.ip as i64 + 1),
-                    );
-                    self.heap
-                        .set_slot(cl, closure::NUM_ARGS, Oop::small_int(nargs as i64));
-                    for i in 0..ncopied {
-                        let v = self.stack_value(ncopied - 1 - i);
-                        self.heap.set_slot(cl, closure::FIRST_COPIED_VALUE + i, v);
-                    }
-                    self.pop_n(ncopied);
-                    self.push(cl);
-                    self.ip += size;
+                    self.push_block_closure(ncopied, nargs, size)?;
                 }
                 251 => {
                     let i = self.fetch_byte() as usize;

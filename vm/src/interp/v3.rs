@@ -192,24 +192,7 @@ impl Vm {
                 let size = (hi << 8) | lo;
                 let ncopied = (d >> 4) as usize;
                 let nargs = (d & 15) as usize;
-                let ctx = self.frame_context(self.fp)?;
-                let cls = self.heap.special(so::CLASS_BLOCK_CLOSURE);
-                let cl = self.instantiate(cls, ncopied)?;
-                self.heap.set_slot(cl, closure::OUTER_CONTEXT, ctx);
-                self.heap.set_slot(
-                    cl,
-                    closure::START_PC_OR_METHOD,
-                    Oop::small_int(self.ip as i64 + 1),
-                );
-                self.heap
-                    .set_slot(cl, closure::NUM_ARGS, Oop::small_int(nargs as i64));
-                for i in 0..ncopied {
-                    let v = self.stack_value(ncopied - 1 - i);
-                    self.heap.set_slot(cl, closure::FIRST_COPIED_VALUE + i, v);
-                }
-                self.pop_n(ncopied);
-                self.push(cl);
-                self.ip += size;
+                self.push_block_closure(ncopied, nargs, size)?;
             }
             144..=151 => self.ip += (b as usize & 7) + 1,
             152..=159 => self.jump_if(false, (b as usize & 7) + 1)?,
@@ -236,6 +219,36 @@ impl Vm {
             }
             _ => return self.unknown_bytecode(b),
         }
+        Ok(())
+    }
+
+    /// Pushes a BlockClosure for the block whose bytecodes start at the
+    /// current ip (`size` bytes, skipped here), capturing `ncopied` values
+    /// from the stack and the active frame's context.
+    pub(crate) fn push_block_closure(
+        &mut self,
+        ncopied: usize,
+        nargs: usize,
+        size: usize,
+    ) -> Result<(), Fault> {
+        let ctx = self.frame_context(self.fp)?;
+        let cls = self.heap.special(so::CLASS_BLOCK_CLOSURE);
+        let cl = self.instantiate(cls, ncopied)?;
+        self.heap.set_slot(cl, closure::OUTER_CONTEXT, ctx);
+        self.heap.set_slot(
+            cl,
+            closure::START_PC_OR_METHOD,
+            Oop::small_int(self.ip as i64 + 1),
+        );
+        self.heap
+            .set_slot(cl, closure::NUM_ARGS, Oop::small_int(nargs as i64));
+        for i in 0..ncopied {
+            let v = self.stack_value(ncopied - 1 - i);
+            self.heap.set_slot(cl, closure::FIRST_COPIED_VALUE + i, v);
+        }
+        self.pop_n(ncopied);
+        self.push(cl);
+        self.ip += size;
         Ok(())
     }
 

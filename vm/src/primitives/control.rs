@@ -140,72 +140,8 @@ impl Vm {
                 Ok(FAIL)
             }
             200 => Ok(FAIL),
-            201..=206 | 221 | 222 => {
-                if !rcvr.is_object() || self.heap.num_slots(rcvr) < 3 {
-                    return Ok(PrimResult::Fail(ERR_BAD_RECEIVER));
-                }
-                let want = self
-                    .heap
-                    .slot(rcvr, closure::NUM_ARGS)
-                    .as_small_int()
-                    .unwrap_or(-1);
-                if index == 206 {
-                    let args = self.stack_value(0);
-                    let arr = self.heap.special(so::CLASS_ARRAY);
-                    if !args.is_object() || self.heap.class_of(args) != arr {
-                        return Ok(PrimResult::Fail(ERR_BAD_ARGUMENT));
-                    }
-                    let n = self.heap.num_slots(args);
-                    if n as i64 != want {
-                        return Ok(PrimResult::Fail(ERR_BAD_NUM_ARGS));
-                    }
-                    self.pop_n(1);
-                    for i in 0..n {
-                        let v = self.heap.slot(args, i);
-                        self.push(v);
-                    }
-                    self.activate_closure(rcvr, n)?;
-                    return Ok(PrimResult::Success);
-                }
-                if nargs as i64 != want {
-                    return Ok(PrimResult::Fail(ERR_BAD_NUM_ARGS));
-                }
-                self.activate_closure(rcvr, nargs)?;
-                Ok(PrimResult::Success)
-            }
-            207..=209 => {
-                if !rcvr.is_object() || self.heap.num_slots(rcvr) < 4 {
-                    return Ok(PrimResult::Fail(ERR_BAD_RECEIVER));
-                }
-                let want = self
-                    .heap
-                    .slot(rcvr, closure::NUM_ARGS)
-                    .as_small_int()
-                    .unwrap_or(-1);
-                if index == 208 {
-                    let args = self.stack_value(0);
-                    let n = if args.is_object() {
-                        self.heap.num_slots(args)
-                    } else {
-                        usize::MAX
-                    };
-                    if n as i64 != want {
-                        return Ok(PrimResult::Fail(ERR_BAD_NUM_ARGS));
-                    }
-                    self.pop_n(1);
-                    for i in 0..n {
-                        let v = self.heap.slot(args, i);
-                        self.push(v);
-                    }
-                    self.activate_closure(rcvr, n)?;
-                    return Ok(PrimResult::Success);
-                }
-                if nargs as i64 != want {
-                    return Ok(PrimResult::Fail(ERR_BAD_NUM_ARGS));
-                }
-                self.activate_closure(rcvr, nargs)?;
-                Ok(PrimResult::Success)
-            }
+            201..=206 | 221 | 222 => self.prim_closure_value(rcvr, nargs, index == 206, 3),
+            207..=209 => self.prim_closure_value(rcvr, nargs, index == 208, 4),
             76 => {
                 // storeStackp:
                 let n = self.stack_value(0).as_small_int();
@@ -274,6 +210,48 @@ impl Vm {
             }
             _ => Ok(FAIL),
         }
+    }
+
+    /// `value...` of a closure (`min_slots` tells BlockClosure from
+    /// FullBlockClosure); `with_array` takes the arguments from an Array.
+    fn prim_closure_value(
+        &mut self,
+        rcvr: Oop,
+        nargs: usize,
+        with_array: bool,
+        min_slots: usize,
+    ) -> Result<PrimResult, Fault> {
+        if !rcvr.is_object() || self.heap.num_slots(rcvr) < min_slots {
+            return Ok(PrimResult::Fail(ERR_BAD_RECEIVER));
+        }
+        let want = self
+            .heap
+            .slot(rcvr, closure::NUM_ARGS)
+            .as_small_int()
+            .unwrap_or(-1);
+        if !with_array {
+            if nargs as i64 != want {
+                return Ok(PrimResult::Fail(ERR_BAD_NUM_ARGS));
+            }
+            self.activate_closure(rcvr, nargs)?;
+            return Ok(PrimResult::Success);
+        }
+        let args = self.stack_value(0);
+        let arr = self.heap.special(so::CLASS_ARRAY);
+        if !args.is_object() || self.heap.class_of(args) != arr {
+            return Ok(PrimResult::Fail(ERR_BAD_ARGUMENT));
+        }
+        let n = self.heap.num_slots(args);
+        if n as i64 != want {
+            return Ok(PrimResult::Fail(ERR_BAD_NUM_ARGS));
+        }
+        self.pop_n(1);
+        for i in 0..n {
+            let v = self.heap.slot(args, i);
+            self.push(v);
+        }
+        self.activate_closure(rcvr, n)?;
+        Ok(PrimResult::Success)
     }
 
     /// The number of arguments a selector takes, from its spelling.
