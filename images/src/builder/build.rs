@@ -545,6 +545,10 @@ impl Builder<'_> {
             boxed_float: self.class(&["BoxedFloat64", "Float"]),
             byte_array: self.class(&["ByteArray"]),
             wide_string: self.class(&["WideString"]),
+            scaled_decimal: self.class(&["ScaledDecimal"]),
+            fraction: self.class(&["Fraction"]),
+            additional_state: self.class(&["AdditionalMethodState"]),
+            pragma: self.class(&["Pragma"]),
         }
     }
 

@@ -309,6 +309,10 @@ fn kit(heap: &Heap, img: &Image) -> Result<Kit> {
         boxed_float: special(so::CLASS_FLOAT),
         byte_array: special(so::CLASS_BYTE_ARRAY),
         wide_string: class("WideString"),
+        scaled_decimal: class("ScaledDecimal"),
+        fraction: class("Fraction"),
+        additional_state: class("AdditionalMethodState"),
+        pragma: class("Pragma"),
     })
 }
 

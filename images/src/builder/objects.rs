@@ -28,6 +28,14 @@ pub(crate) struct Kit {
     pub boxed_float: Option<Oop>,
     pub byte_array: Option<Oop>,
     pub wide_string: Option<Oop>,
+    /// For `1.5s2` literals: ScaledDecimal (fraction scale) and Fraction
+    /// (numerator denominator).
+    pub scaled_decimal: Option<Oop>,
+    pub fraction: Option<Oop>,
+    /// For methods with pragmas: AdditionalMethodState (method selector,
+    /// then Pragmas) and Pragma (method keyword arguments).
+    pub additional_state: Option<Oop>,
+    pub pragma: Option<Oop>,
 }
 
 /// Where a method's non-local names and its class binding come from.
@@ -341,7 +349,7 @@ impl<'h> Writer<'h> {
             let v = match lit {
                 Literal::CompiledBlock(b) => self.code(b, env, Some(obj))?,
                 Literal::OuterCode => outer.unwrap_or(nil),
-                Literal::AdditionalMethodState => self.symbol(&spec.selector)?,
+                Literal::AdditionalMethodState => self.method_state(spec, obj, env)?,
                 Literal::MethodClassBinding => env.class_binding,
                 other => self.literal(other, env)?,
             };
@@ -374,10 +382,30 @@ impl<'h> Writer<'h> {
                     o
                 }
             },
-            Literal::ScaledDecimal { .. } => {
-                return Err(heap_err(
-                    "ScaledDecimal literals are not supported by the image builder",
-                ))
+            Literal::ScaledDecimal {
+                numerator,
+                denominator,
+                scale,
+            } => {
+                let (Some(sd), Some(fr)) = (self.kit.scaled_decimal, self.kit.fraction) else {
+                    return Err(heap_err(
+                        "a ScaledDecimal literal needs classes ScaledDecimal and Fraction",
+                    ));
+                };
+                let num = self.integer(numerator, env)?;
+                let fraction = if denominator.magnitude == [1] && !denominator.negative {
+                    num
+                } else {
+                    let den = self.integer(denominator, env)?;
+                    let f = self.instance(fr, 0)?;
+                    self.heap.set_slot(f, 0, num);
+                    self.heap.set_slot(f, 1, den);
+                    f
+                };
+                let o = self.instance(sd, 0)?;
+                self.heap.set_slot(o, 0, fraction);
+                self.heap.set_slot(o, 1, Oop::small_int(*scale as i64));
+                o
             }
             Literal::Char(c) => Oop::character(*c),
             Literal::String(s) => self.string(s)?,
@@ -405,6 +433,54 @@ impl<'h> Writer<'h> {
                 return Err(heap_err("method-frame literal inside a literal array"))
             }
         })
+    }
+
+    /// A SmallInteger or LargeInteger for `b`.
+    fn integer(&mut self, b: &BigInt, env: &CodeEnv) -> Result<Oop> {
+        let small = (b.magnitude.len() <= 2)
+            .then(|| {
+                let m = b.magnitude.first().copied().unwrap_or(0) as i128
+                    | (b.magnitude.get(1).copied().unwrap_or(0) as i128) << 32;
+                if b.negative {
+                    -m
+                } else {
+                    m
+                }
+            })
+            .and_then(|v| i64::try_from(v).ok())
+            .and_then(Oop::try_small_int);
+        match small {
+            Some(o) => Ok(o),
+            None => self.large_integer(b, env),
+        }
+    }
+
+    /// The penultimate literal of a method with pragmas: an
+    /// AdditionalMethodState holding the selector and one Pragma per pragma
+    /// (or just the selector when the kernel has no such classes).
+    fn method_state(&mut self, spec: &CompiledMethodSpec, method: Oop, env: &CodeEnv) -> Result<Oop> {
+        let selector = self.symbol(&spec.selector)?;
+        let (Some(state_class), Some(pragma_class)) = (self.kit.additional_state, self.kit.pragma) else {
+            return Ok(selector);
+        };
+        let state = self.instance(state_class, spec.pragmas.len())?;
+        self.heap.set_slot(state, 0, method);
+        self.heap.set_slot(state, 1, selector);
+        for (i, p) in spec.pragmas.iter().enumerate() {
+            let keyword = self.symbol(&p.selector)?;
+            let args: Vec<Oop> = p
+                .args
+                .iter()
+                .map(|a| self.literal(a, env))
+                .collect::<Result<_>>()?;
+            let args = self.array(&args)?;
+            let pragma = self.instance(pragma_class, 0)?;
+            self.heap.set_slot(pragma, 0, method);
+            self.heap.set_slot(pragma, 1, keyword);
+            self.heap.set_slot(pragma, 2, args);
+            self.heap.set_slot(state, 2 + i, pragma);
+        }
+        Ok(state)
     }
 
     fn large_integer(&mut self, b: &BigInt, env: &CodeEnv) -> Result<Oop> {

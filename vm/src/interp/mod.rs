@@ -410,6 +410,16 @@ impl Vm {
         } else {
             "?".into()
         };
+        // The penultimate literal is the selector, or an AdditionalMethodState
+        // (method, selector, pragmas...) for methods with pragmas.
+        let selector = if selector.is_object()
+            && gc::format::is_pointers(self.heap.format(selector))
+            && self.heap.num_slots(selector) >= 2
+        {
+            self.heap.slot(selector, 1)
+        } else {
+            selector
+        };
         let sel = self
             .heap
             .string_of(selector)
