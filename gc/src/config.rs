@@ -34,6 +34,14 @@ pub struct GcConfig {
     pub dump_dir: Option<PathBuf>,
     /// Append one JSON line per collection to this file.
     pub gc_log: Option<PathBuf>,
+    /// Largest old space the mutator may grow (0: only the reservation
+    /// limits it). Past it, allocation fails (the image sees a primitive
+    /// failure) and a full GC is requested; the collector itself may still
+    /// grow old space to finish a collection.
+    pub max_old_space_bytes: usize,
+    /// When fewer than this many bytes are left under `max_old_space_bytes`,
+    /// the low-space signal is raised (once until it is taken).
+    pub low_space_bytes: usize,
 }
 
 impl Default for GcConfig {
@@ -48,6 +56,8 @@ impl Default for GcConfig {
             stress: None,
             lemming: false,
             dump_dir: None,
+            max_old_space_bytes: 0,
+            low_space_bytes: 0,
             gc_log: None,
         }
     }
@@ -238,6 +248,10 @@ pub(crate) struct GcState {
     pub dumps_written: u32,
     /// Set while a collection runs (allocation must not request again).
     pub collecting: bool,
+    /// Old space crossed into the low-space margin; taken by the VM.
+    pub low_space: bool,
+    /// The low-space signal fired and has not been re-armed.
+    pub low_space_fired: bool,
 }
 
 use crate::oop::Oop;
@@ -251,6 +265,8 @@ impl GcState {
             },
             scavenge_requested: false,
             full_requested: false,
+            low_space: false,
+            low_space_fired: false,
             allocs_since_stress: 0,
             scavenges_since_stress_full: 0,
             old_used_at_full: 0,

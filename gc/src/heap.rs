@@ -548,7 +548,10 @@ impl Heap {
         self.note_allocation();
         let chunk = match self.eden_chunk(bytes) {
             Some(c) => c,
-            None => self.allocate_old_chunk(bytes)?,
+            None => {
+                self.check_old_space_limit(bytes)?;
+                self.allocate_old_chunk(bytes)?
+            }
         };
         let obj = self.init_object(chunk, class_index, fmt, num_slots, fill);
         if self.is_young(fill) && !self.is_young(obj) && format::is_pointers(fmt) && num_slots > 0 {
@@ -610,6 +613,49 @@ impl Heap {
             }
             _ => Err(AllocError::TooLarge),
         }
+    }
+
+    /// The mutator's old-space limit (see `GcConfig::max_old_space_bytes`)
+    /// and the low-space margin below it.
+    fn check_old_space_limit(&mut self, bytes: usize) -> Result<(), AllocError> {
+        let max = self.gc.config.max_old_space_bytes;
+        if max == 0 || self.gc.collecting {
+            return Ok(());
+        }
+        let used = self.old_space_end() - self.old_space_start;
+        let fits_in_segment = self
+            .segments
+            .last()
+            .is_some_and(|s| s.bridge - s.alloc_end >= bytes);
+        if used
+            + if fits_in_segment {
+                0
+            } else {
+                bytes.max(MIN_GROWTH_SEGMENT)
+            }
+            > max
+        {
+            self.gc.full_requested = true;
+            return Err(AllocError::OutOfMemory);
+        }
+        let margin = self.gc.config.low_space_bytes;
+        if margin > 0 && !self.gc.low_space_fired && max.saturating_sub(used + bytes) < margin {
+            self.gc.low_space = true;
+            self.gc.low_space_fired = true;
+        }
+        Ok(())
+    }
+
+    /// True once when old space came within the low-space margin of its
+    /// limit: the VM signals the low-space semaphore.
+    pub fn take_low_space_signal(&mut self) -> bool {
+        std::mem::take(&mut self.gc.low_space)
+    }
+
+    /// Sets the low-space margin (primitive 125) and re-arms the signal.
+    pub fn set_low_space_bytes(&mut self, bytes: usize) {
+        self.gc.config.low_space_bytes = bytes;
+        self.gc.low_space_fired = false;
     }
 
     /// Room for `bytes` in old space: a free chunk, the last segment's

@@ -188,3 +188,39 @@ fn seed_workload_saves_repeatedly_under_verification() {
     assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
     assert_eq!(text(&r.stdout).trim(), (2000 * n).to_string());
 }
+
+/// An old-space limit: the low-space semaphore is signalled before memory
+/// runs out, and an allocation past the limit fails its primitive, which
+/// the image handles — the VM goes on.
+#[test]
+fn low_space_is_signalled_and_running_out_is_a_primitive_failure() {
+    let dir = scratch("lowspace");
+    let image = kernel_image(&dir);
+    let expr = "| s keep result | s := Semaphore new. keep := OrderedCollection new. \
+        Smalltalk lowSpaceSemaphore: s. Smalltalk primSignalAtBytesLeft: 48000000. \
+        result := [1 to: 100 do: [:i | keep add: (Array new: 1000000)]. #noFailure] \
+            on: Error do: [:e | #failed]. \
+        keep := nil. Smalltalk garbageCollect. \
+        {result. s excessSignals > 0. (Array new: 10) size}";
+    let r = sprocket_in(
+        &dir,
+        false,
+        &[
+            "eval",
+            image.to_str().unwrap(),
+            expr,
+            "--eden",
+            "0",
+            "--max-old-space",
+            "96m",
+            "--gc-verify",
+        ],
+    );
+    assert_eq!(r.status.code(), Some(0), "{}{}", text(&r.stdout), text(&r.stderr));
+    assert_eq!(
+        text(&r.stdout).trim(),
+        "#(#failed true 10)",
+        "{}",
+        text(&r.stderr)
+    );
+}

@@ -33,6 +33,11 @@ pub struct VmOptions {
     /// Append one JSON record per collection to FILE (see `sprocket gc report`).
     #[arg(long, value_name = "FILE")]
     pub gc_log: Option<std::path::PathBuf>,
+    /// Largest old space the image may allocate (k/m/g suffixes); past it
+    /// allocations fail as primitive failures and the low-space semaphore
+    /// has been signalled before.
+    #[arg(long, value_parser = parse_size)]
+    pub max_old_space: Option<usize>,
     /// Objects one compaction pass can move (the compactor's saved-first-fields
     /// space); small values force multi-pass compaction, for testing.
     #[arg(long, value_name = "N")]
@@ -50,6 +55,9 @@ impl VmOptions {
         c.stress = self.gc_stress;
         c.lemming = self.gc_lemming;
         c.gc_log = self.gc_log.clone();
+        if let Some(m) = self.max_old_space {
+            c.max_old_space_bytes = m;
+        }
         if let Some(n) = self.gc_compactor_entries {
             c.saved_first_fields = n.max(1);
         }

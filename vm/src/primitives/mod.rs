@@ -38,6 +38,9 @@ pub const ERR_NOT_FOUND: u8 = 11;
 
 pub const FAIL: PrimResult = PrimResult::Fail(ERR_GENERIC);
 
+/// How a failed allocation's fault message starts.
+pub const OUT_OF_MEMORY: &str = "out of memory";
+
 impl Vm {
     /// Pops the receiver and `nargs` arguments and pushes `v`.
     #[inline]
@@ -65,9 +68,22 @@ impl Vm {
     /// code object for the method's error temp.
     pub(crate) fn call_primitive(&mut self, index: usize, m: Oop, nargs: usize) -> Result<FailOr, Fault> {
         let sp = self.sp;
-        let r = self.dispatch_primitive(index, m, nargs)?;
+        let r = match self.dispatch_primitive(index, m, nargs) {
+            // Memory ran out before the primitive changed anything: the
+            // image sees an ordinary primitive failure it can handle.
+            Err(e) if e.starts_with(OUT_OF_MEMORY) && self.sp == sp => PrimResult::Fail(ERR_NO_MEMORY),
+            other => other?,
+        };
         match r {
-            PrimResult::Success => Ok(FailOr::Success),
+            PrimResult::Success => {
+                // An allocation came close to the old-space limit: signal
+                // the low-space semaphore now, not at the next safe point.
+                if self.heap.take_low_space_signal() {
+                    let sema = self.heap.special(so::THE_LOW_SPACE_SEMAPHORE);
+                    self.signal(sema)?;
+                }
+                Ok(FailOr::Success)
+            }
             PrimResult::Fail(code) => {
                 debug_assert_eq!(self.sp, sp, "primitive {index} failed after changing the stack");
                 Ok(FailOr::Fail(self.error_code_object(code)))

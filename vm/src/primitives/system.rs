@@ -50,7 +50,17 @@ impl Vm {
                 let s = self.new_string(&p)?;
                 Ok(self.prim_return(0, s))
             }
-            124 | 125 | 133 | 134 | 140 => {
+            125 => {
+                // signalAtBytesLeft: the low-space semaphore (special object
+                // 17) is signalled when old space comes this close to its limit.
+                let Some(n) = self.stack_value(0).as_small_int().filter(|&n| n >= 0) else {
+                    return Ok(PrimResult::Fail(ERR_BAD_ARGUMENT));
+                };
+                self.heap.set_low_space_bytes(n as usize);
+                let r = self.stack_value(nargs);
+                Ok(self.prim_return(nargs, r))
+            }
+            124 | 133 | 134 | 140 => {
                 let r = self.stack_value(nargs);
                 Ok(self.prim_return(nargs, r))
             }
