@@ -265,7 +265,8 @@ impl Vm {
         let fp = self.sp;
         self.push(method);
         self.push(Oop(if marry { ctx.0 } else { 0 }));
-        self.push(Oop(nargs as u64 | if is_block { FLAG_BLOCK } else { 0 }));
+        let set = set_flag(self.method_header(method));
+        self.push(Oop(nargs as u64 | if is_block { FLAG_BLOCK } else { 0 } | set));
         self.push(receiver);
         for i in nargs..stackp {
             let v = self.heap.slot(ctx, context::TEMP_FRAME_START + i);

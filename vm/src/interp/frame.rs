@@ -14,7 +14,7 @@
 //!   fp       caller's fp; BASE_FRAME in a base frame
 //!   fp-1     method (CompiledMethod; a block's home method in V3)
 //!   fp-2     Context married to this frame, or 0 when there is none yet
-//!   fp-3     flags: numArgs | isBlock << 8 | discardResult << 9
+//!   fp-3     flags: numArgs | isBlock << 8 | discardResult << 9 | sista << 10
 //!   fp-4     receiver (for a block, its outer context's receiver)
 //!   fp-5     first temporary after the arguments
 //!   ...      then the operand stack, down to sp
@@ -49,6 +49,19 @@ pub const FLAG_BLOCK: u64 = 1 << 8;
 /// Set while the frame waits for an answer it must drop (a store into an
 /// immutable object became an `attemptToAssign:withIndex:` send).
 pub const FLAG_DISCARD_RESULT: u64 = 1 << 9;
+/// The frame's method uses the SistaV1 bytecode set (saves decoding the
+/// method header on every return).
+pub const FLAG_SISTA: u64 = 1 << 10;
+
+/// The flags word's bytecode-set bit for a method header.
+#[inline]
+pub fn set_flag(h: gc::method::MethodHeader) -> u64 {
+    if h.bytecode_set() == gc::method::BytecodeSet::SistaV1 {
+        FLAG_SISTA
+    } else {
+        0
+    }
+}
 
 /// Words of stack the VM reserves. Frames that do not fit spill the stack
 /// into contexts.

@@ -77,7 +77,6 @@ pub struct RunOptions {
 /// Counters for benchmarks and traces.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Counters {
-    pub bytecodes: u64,
     pub sends: u64,
     pub spills: u64,
 }

@@ -263,14 +263,15 @@ impl Vm {
         let fp = self.sp;
         self.push(m);
         self.push(Oop(0));
-        self.push(Oop(nargs as u64));
+        self.push(Oop(nargs as u64 | set_flag(h)));
         self.push(rcvr);
         let nil = self.nil();
         for _ in nargs..h.num_temps() {
             self.push(nil);
         }
         self.fp = fp;
-        self.set_method(m);
+        self.method = m;
+        self.bytecode_set = h.bytecode_set();
         self.ip = h.initial_pc();
         if let Some(code) = prim_error {
             // The method reads the failure code through the temp its first
@@ -337,7 +338,8 @@ impl Vm {
         let fp = self.sp;
         self.push(method);
         self.push(Oop(0));
-        self.push(Oop(nargs as u64 | FLAG_BLOCK));
+        let set = set_flag(self.method_header(method));
+        self.push(Oop(nargs as u64 | FLAG_BLOCK | set));
         self.push(rcvr);
         for i in 0..ncopied {
             let v = self.heap.slot(cl, first_copied + i);
@@ -379,9 +381,13 @@ impl Vm {
         self.ip = self.fslot(fp, CALLER_IP) as usize;
         self.sp = fp + 2 + nargs + 1;
         self.fp = caller_fp;
-        let m = self.frame_method(caller_fp);
-        self.set_method(m);
+        self.method = self.frame_method(caller_fp);
         let flags = self.fslot(caller_fp, FLAGS);
+        self.bytecode_set = if flags & FLAG_SISTA != 0 {
+            gc::method::BytecodeSet::SistaV1
+        } else {
+            gc::method::BytecodeSet::V3PlusClosures
+        };
         if flags & FLAG_DISCARD_RESULT != 0 {
             self.set_fslot(caller_fp, FLAGS, flags & !FLAG_DISCARD_RESULT);
         } else {

@@ -11,7 +11,6 @@ impl Vm {
         let mut ext_b: i64 = 0;
         loop {
             let b = self.fetch_byte();
-            self.counters.bytecodes += 1;
             match b {
                 0..=15 => {
                     let v = self.receiver_var(b as usize)?;

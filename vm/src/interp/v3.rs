@@ -10,7 +10,6 @@ impl Vm {
     #[inline(always)]
     pub(crate) fn step_v3(&mut self) -> Result<(), Fault> {
         let b = self.fetch_byte();
-        self.counters.bytecodes += 1;
         match b {
             0..=15 => {
                 let v = self.receiver_var(b as usize & 15)?;
