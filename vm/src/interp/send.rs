@@ -130,12 +130,32 @@ impl Vm {
         let mut depth = 0;
         while c != nil && c.is_object() && depth < 10_000 {
             let dict = self.heap.slot(c, class::METHOD_DICT);
+            if dict == nil {
+                // A class without a method dictionary: see cannot_interpret.
+                return None;
+            }
             if let Some(m) = self.lookup_in_dict(dict, selector) {
                 self.cache.put(start, selector, m);
                 return Some(m);
             }
             c = self.heap.slot(c, class::SUPERCLASS);
             depth += 1;
+        }
+        None
+    }
+
+    /// The first class from `start` up whose method dictionary is nil.
+    fn class_without_methods(&self, start: Oop) -> Option<Oop> {
+        let nil = self.nil();
+        let mut c = start;
+        for _ in 0..10_000 {
+            if c == nil || !c.is_object() {
+                return None;
+            }
+            if self.heap.slot(c, class::METHOD_DICT) == nil {
+                return Some(c);
+            }
+            c = self.heap.slot(c, class::SUPERCLASS);
         }
         None
     }
@@ -190,7 +210,30 @@ impl Vm {
                 self.execute_method(m, nargs)
             }
             Some(obj) => self.run_with_in(obj, selector, nargs),
-            None => self.does_not_understand(selector, nargs, class),
+            None => match self.class_without_methods(class) {
+                Some(c) => self.cannot_interpret(selector, nargs, class, c),
+                None => self.does_not_understand(selector, nargs, class),
+            },
+        }
+    }
+
+    /// Lookup met a class whose method dictionary is nil: the arguments
+    /// become a Message and `cannotInterpret:` is looked up from that
+    /// class's superclass (as the OpenSmalltalk VM does).
+    fn cannot_interpret(&mut self, selector: Oop, nargs: usize, class: Oop, empty: Oop) -> Result<(), Fault> {
+        let msg = self.make_message(selector, nargs, class)?;
+        self.pop_n(nargs);
+        self.push(msg);
+        let sel = self.heap.special(so::SELECTOR_CANNOT_INTERPRET);
+        let sup = self.heap.slot(empty, class::SUPERCLASS);
+        match self.lookup(sup, sel) {
+            Some(m) if m.is_object() && format::is_compiled_method(self.heap.format(m)) => {
+                self.execute_method(m, 1)
+            }
+            _ => Err(format!(
+                "{} has no method dictionary and nothing above it understands #cannotInterpret:",
+                self.heap.class_name(empty).unwrap_or_else(|| "a class".into())
+            )),
         }
     }
 
