@@ -171,6 +171,36 @@ fn snapshot_and_resume() {
     assert_eq!(names, vec!["kernel.image".to_string()]);
 }
 
+/// Recursion far deeper than the VM stack: overflow spills the oldest
+/// frames into contexts; returns, non-local returns, exceptions and ensure:
+/// blocks then run through those contexts (also with collections forced).
+#[test]
+fn deep_recursion_through_spilled_frames() {
+    let dir = scratch("deep");
+    let image = build_kernel(&dir, &[]);
+    for (expr, want) in [
+        ("| f | f := nil. f := [:n | n = 0 ifTrue: [0] ifFalse: [1 + (f value: n - 1)]]. f value: 100000", "100000"),
+        ("| b | b := nil. b := [:n | n = 0 ifTrue: [^#deep]. b value: n - 1]. b value: 100000", "#deep"),
+        (
+            "| g | g := nil. g := [:n | n = 0 ifTrue: [1/0] ifFalse: [g value: n - 1]]. \
+             [g value: 50000] on: ZeroDivide do: [:e | e return: #caught]",
+            "#caught",
+        ),
+        (
+            "| g c | c := 0. g := nil. g := [:n | n = 0 ifTrue: [0] ifFalse: [[g value: n - 1] ensure: [c := c + 1]]]. \
+             g value: 30000. c",
+            "30000",
+        ),
+    ] {
+        for extra in [&[][..], &["--gc-stress", "200", "--gc-verify"][..]] {
+            let mut args = vec!["eval", image.to_str().unwrap(), expr, "--timeout", "300"];
+            args.extend_from_slice(extra);
+            let r = sprocket(&args);
+            assert_eq!(text(&r.stdout).trim_end(), want, "{expr} {extra:?}: {}", text(&r.stderr));
+        }
+    }
+}
+
 #[test]
 fn bench_reports_bytecodes_and_sends_per_second() {
     let r = sprocket(&["bench", "-", "loop"]);

@@ -73,8 +73,18 @@ impl Vm {
     /// pointing at nothing: call [`Vm::load_context`] to continue.
     pub(crate) fn spill_all(&mut self) -> Result<Oop, Fault> {
         self.counters.spills += 1;
-        // Collect frames innermost first with their ip and sp.
-        let mut frames: Vec<(usize, usize, usize)> = Vec::new();
+        let frames = self.frames();
+        let bottom_caller = Oop(self.fslot(frames[frames.len() - 1].0, CALLER_IP));
+        let ctxs = self.write_frames_to_contexts(&frames, bottom_caller)?;
+        self.sp = STACK_WORDS;
+        self.fp = STACK_WORDS;
+        Ok(ctxs[0])
+    }
+
+    /// The frames of the active process, innermost first, with the ip and
+    /// sp each was at (a caller's sp ends below its callee's receiver).
+    fn frames(&self) -> Vec<(usize, usize, usize)> {
+        let mut frames = Vec::new();
         let (mut fp, mut ip, mut sp) = (self.fp, self.ip, self.sp);
         loop {
             frames.push((fp, ip, sp));
@@ -86,18 +96,26 @@ impl Vm {
             sp = fp + 2 + nargs + 1;
             fp = self.fslot(fp, CALLER_FP) as usize;
         }
+        frames
+    }
+
+    /// Writes `frames` (innermost first, consecutive callers) into their
+    /// contexts; the outermost one's sender is `bottom_caller`. Answers the
+    /// contexts in the same order. The frames stay on the stack.
+    fn write_frames_to_contexts(
+        &mut self,
+        frames: &[(usize, usize, usize)],
+        bottom_caller: Oop,
+    ) -> Result<Vec<Oop>, Fault> {
         // Give every frame a context first, so senders can be filled in.
         let mut ctxs = Vec::with_capacity(frames.len());
-        for &(fp, _, _) in &frames {
+        for &(fp, _, _) in frames {
             ctxs.push(self.frame_context(fp)?);
         }
+        let nil = self.nil();
         for (k, &(fp, ip, sp)) in frames.iter().enumerate() {
             let ctx = ctxs[k];
-            let sender = if k + 1 < frames.len() {
-                ctxs[k + 1]
-            } else {
-                Oop(self.fslot(fp, CALLER_IP))
-            };
+            let sender = ctxs.get(k + 1).copied().unwrap_or(bottom_caller);
             let nargs = self.frame_num_args(fp);
             let items = nargs + (fp - 4 - sp);
             let room = self.heap.num_slots(ctx) - context::TEMP_FRAME_START;
@@ -116,14 +134,49 @@ impl Vm {
                 let v = Oop(self.stack[self.temp_index(fp, i)]);
                 self.heap.set_slot(ctx, context::TEMP_FRAME_START + i, v);
             }
-            let nil = self.nil();
             for i in items..room {
                 self.heap.set_slot(ctx, context::TEMP_FRAME_START + i, nil);
             }
         }
-        self.sp = STACK_WORDS;
-        self.fp = STACK_WORDS;
-        Ok(ctxs[0])
+        Ok(ctxs)
+    }
+
+    /// Stack overflow: the older half of the frames become contexts and the
+    /// newer ones slide to the bottom of the stack, the oldest of them now a
+    /// base frame whose caller is the newest spilled context. Frame pointers
+    /// in the moved frames and in their married contexts are adjusted.
+    pub(crate) fn spill_oldest_frames(&mut self) -> Result<(), Fault> {
+        let frames = self.frames();
+        let keep = frames.iter().take_while(|f| f.0 < STACK_WORDS / 2).count();
+        if keep == 0 || keep >= frames.len() {
+            return self.spill_and_reload();
+        }
+        self.counters.spills += 1;
+        let bottom_caller = Oop(self.fslot(frames[frames.len() - 1].0, CALLER_IP));
+        let spilled = self.write_frames_to_contexts(&frames[keep..], bottom_caller)?;
+        // The oldest kept frame becomes a base frame.
+        let base_fp = frames[keep - 1].0;
+        self.set_fslot(base_fp, CALLER_IP, spilled[0].0);
+        self.set_fslot(base_fp, CALLER_FP, BASE_FRAME);
+        // Slide the kept frames (sp up to the base frame's receiver) to the end.
+        let top = base_fp + 2 + self.frame_num_args(base_fp);
+        let delta = STACK_WORDS - 1 - top;
+        self.stack.copy_within(self.sp..=top, self.sp + delta);
+        for &(fp, _, _) in &frames[..keep] {
+            let moved = fp + delta;
+            if moved != base_fp + delta {
+                let caller = self.fslot(moved, CALLER_FP);
+                self.set_fslot(moved, CALLER_FP, caller + delta as u64);
+            }
+            let ctx = self.fslot(moved, CONTEXT);
+            if ctx != 0 {
+                self.heap
+                    .set_slot(Oop(ctx), context::SENDER, Oop::small_int(moved as i64));
+            }
+        }
+        self.sp += delta;
+        self.fp += delta;
+        Ok(())
     }
 
     /// Spills every frame and resumes the active context as a base frame,

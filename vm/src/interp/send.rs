@@ -337,7 +337,7 @@ impl Vm {
     /// Spills the stack into contexts when the next frame might not fit.
     pub(crate) fn ensure_stack_room(&mut self) -> Result<(), Fault> {
         if self.sp < FRAME_HEADROOM + 64 {
-            self.spill_and_reload()?;
+            self.spill_oldest_frames()?;
         }
         Ok(())
     }
