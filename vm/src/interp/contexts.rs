@@ -161,7 +161,8 @@ impl Vm {
         // Slide the kept frames (sp up to the base frame's receiver) to the end.
         let top = base_fp + 2 + self.frame_num_args(base_fp);
         let delta = STACK_WORDS - 1 - top;
-        self.stack.copy_within(self.sp..=top, self.sp + delta);
+        let sp = self.sp;
+        self.stack.words_mut().copy_within(sp..=top, sp + delta);
         for &(fp, _, _) in &frames[..keep] {
             let moved = fp + delta;
             if moved != base_fp + delta {

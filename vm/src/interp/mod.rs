@@ -87,7 +87,7 @@ pub struct Vm {
     /// The header the image was loaded with; snapshots reuse its settings.
     pub image_header: ImageHeader,
     pub options: RunOptions,
-    pub(crate) stack: Vec<u64>,
+    pub(crate) stack: Stack,
     /// Frame pointer of the active frame.
     pub(crate) fp: usize,
     /// Stack pointer: index of the top of stack (grows down).
@@ -124,7 +124,7 @@ impl Vm {
             heap,
             image_header,
             options,
-            stack: vec![0; STACK_WORDS],
+            stack: Stack::new(),
             fp: STACK_WORDS,
             sp: STACK_WORDS,
             ip: 0,

@@ -55,7 +55,7 @@ impl Vm {
         if let Some((sema, _)) = self.timer.as_mut() {
             f(sema);
         }
-        visit_frames(&mut self.stack, self.fp, self.sp, f);
+        visit_frames(self.stack.words_mut(), self.fp, self.sp, f);
         self.cache.flush();
     }
 
@@ -77,7 +77,7 @@ impl Vm {
             if let Some((sema, _)) = timer.as_mut() {
                 f(sema);
             }
-            visit_frames(stack, fp, sp, f);
+            visit_frames(stack.words_mut(), fp, sp, f);
         };
         let outcome = match kind {
             Some(k) => heap.collect(k, &mut roots).map(Some),
