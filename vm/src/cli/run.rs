@@ -124,7 +124,14 @@ pub fn run_loaded(
             .unwrap_or_default(),
         trace: opts.trace.unwrap_or_default(),
         timeout_secs: opts.timeout,
-        gc: opts.gc_config(),
+        gc: {
+            // Eden: --eden, else the size the image was saved with, else the default.
+            let mut c = opts.gc_config();
+            if opts.eden.is_none() && img.header.eden_bytes > 0 {
+                c.eden_bytes = img.header.eden_bytes as usize;
+            }
+            c
+        },
     };
     let mut vm = Vm::new(img.heap, img.header, options).map_err(|e| e.to_string())?;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| vm.run()))

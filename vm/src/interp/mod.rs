@@ -138,10 +138,7 @@ impl Vm {
             pending_signals: Vec::new(),
             files: Default::default(),
         };
-        let mut config = vm.options.gc.clone();
-        if config.eden_bytes == 0 && vm.image_header.eden_bytes > 0 {
-            config.eden_bytes = vm.image_header.eden_bytes as usize;
-        }
+        let config = vm.options.gc.clone();
         vm.heap
             .set_gc_config(config)
             .map_err(|e| vm.fault_error(format!("cannot set up new space: {e}")))?;
