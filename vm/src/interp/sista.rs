@@ -135,16 +135,7 @@ impl Vm {
                 230 => return self.unknown_bytecode(b),
                 231 => {
                     let d = self.fetch_byte();
-                    let n = (d & 127) as usize;
-                    let a = self.new_array(n)?;
-                    if d & 128 != 0 {
-                        for i in 0..n {
-                            let v = self.stack_value(n - 1 - i);
-                            self.heap.set_slot(a, i, v);
-                        }
-                        self.pop_n(n);
-                    }
-                    self.push(a);
+                    self.push_new_array(d)?;
                 }
                 232 => {
                     let d = self.fetch_byte() as i64;

@@ -155,16 +155,7 @@ impl Vm {
             }
             138 => {
                 let d = self.fetch_byte();
-                let n = (d & 127) as usize;
-                let a = self.new_array(n)?;
-                if d & 128 != 0 {
-                    for i in 0..n {
-                        let v = self.stack_value(n - 1 - i);
-                        self.heap.set_slot(a, i, v);
-                    }
-                    self.pop_n(n);
-                }
-                self.push(a);
+                self.push_new_array(d)?;
             }
             139 => {
                 // callPrimitive: the primitive already ran (and failed).
@@ -248,6 +239,22 @@ impl Vm {
         self.pop_n(ncopied);
         self.push(cl);
         self.ip += size;
+        Ok(())
+    }
+
+    /// pushNewArray: `d & 127` elements, popped from the stack when the high
+    /// bit is set (a brace array), else nil.
+    pub(crate) fn push_new_array(&mut self, d: u8) -> Result<(), Fault> {
+        let n = (d & 127) as usize;
+        let a = self.new_array(n)?;
+        if d & 128 != 0 {
+            for i in 0..n {
+                let v = self.stack_value(n - 1 - i);
+                self.heap.set_slot(a, i, v);
+            }
+            self.pop_n(n);
+        }
+        self.push(a);
         Ok(())
     }
 
