@@ -6,6 +6,7 @@
 //! objects), then [`primitives`].
 
 pub mod default_image;
+#[macro_use]
 pub mod interp;
 pub mod primitives;
 

@@ -59,7 +59,7 @@ impl Vm {
         let nil = self.nil();
         self.heap
             .allocate(ci, fmt, slots, nil)
-            .map_err(|e| format!("out of memory allocating a context: {e:?}"))
+            .map_err(|e| fault!("out of memory allocating a context: {e:?}"))
     }
 
     /// True when `ctx` is married to a live frame.
@@ -120,7 +120,7 @@ impl Vm {
             let items = nargs + (fp - 4 - sp);
             let room = self.heap.num_slots(ctx) - context::TEMP_FRAME_START;
             if items > room {
-                return Err(format!(
+                return Err(fault!(
                     "frame of {} holds {items} values, its context only {room}",
                     self.method_name(self.frame_method(fp))
                 ));
@@ -270,7 +270,7 @@ impl Vm {
     fn load_context_inner(&mut self, ctx: Oop, marry: bool) -> Result<(), Fault> {
         let h = &self.heap;
         if !self.is_context(ctx) {
-            return Err(format!("cannot resume {ctx:?}: not a context"));
+            return Err(fault!("cannot resume {ctx:?}: not a context"));
         }
         let sender = h.slot(ctx, context::SENDER);
         if sender.is_small_integer() {
@@ -282,7 +282,7 @@ impl Vm {
             .ok_or_else(|| "cannot resume a dead context (its pc is nil)".to_string())?;
         let method = h.slot(ctx, context::METHOD);
         if !method.is_object() || !gc::format::is_compiled_method(h.format(method)) {
-            return Err(format!("context {ctx:?} has no method"));
+            return Err(fault!("context {ctx:?} has no method"));
         }
         let closure_or_nil = h.slot(ctx, context::CLOSURE_OR_NIL);
         let receiver = h.slot(ctx, context::RECEIVER);
@@ -293,7 +293,7 @@ impl Vm {
             .max(0) as usize;
         let room = h.num_slots(ctx) - context::TEMP_FRAME_START;
         if stackp > room {
-            return Err(format!("context stack pointer {stackp} beyond its {room} slots"));
+            return Err(fault!("context stack pointer {stackp} beyond its {room} slots"));
         }
         let is_block = closure_or_nil != self.nil();
         let nargs = if is_block {
@@ -304,7 +304,7 @@ impl Vm {
             self.method_header(method).num_args()
         };
         if nargs > stackp {
-            return Err(format!(
+            return Err(fault!(
                 "context holds {stackp} values, fewer than its {nargs} arguments"
             ));
         }

@@ -1,5 +1,12 @@
 //! The interpreter: a StackInterpreter-style bytecode VM over the Spur heap.
 
+/// A [`Fault`] from a format string: `Err(fault!("bad {x}"))`.
+macro_rules! fault {
+    ($($t:tt)*) => {
+        $crate::interp::Fault::from(format!($($t)*))
+    };
+}
+
 pub mod contexts;
 pub mod frame;
 pub mod processes;
@@ -113,8 +120,48 @@ pub struct Vm {
 pub const QUIT: &str = "quit";
 
 /// An error inside a primitive or bytecode that is a VM fault (not a
-/// primitive failure the image can handle).
-pub type Fault = String;
+/// primitive failure the image can handle). Boxed, so that the
+/// `Result<(), Fault>` every bytecode returns fits in a register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::box_collection)] // one pointer wide on purpose (see above)
+pub struct Fault(Box<String>);
+
+impl Fault {
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Fault {
+    fn from(s: String) -> Fault {
+        Fault(Box::new(s))
+    }
+}
+
+impl From<&str> for Fault {
+    fn from(s: &str) -> Fault {
+        Fault(Box::new(s.to_string()))
+    }
+}
+
+impl PartialEq<&str> for Fault {
+    fn eq(&self, other: &&str) -> bool {
+        self.0.as_str() == *other
+    }
+}
+
+impl std::ops::Deref for Fault {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 impl Vm {
     /// Prepares a VM on a loaded heap: the active process's context becomes
@@ -145,7 +192,7 @@ impl Vm {
         let proc = vm.active_process();
         let ctx = vm.heap.slot(proc, gc::specials::process::SUSPENDED_CONTEXT);
         if !ctx.is_object() || ctx == vm.heap.nil() {
-            return Err(vm.fault_error("the active process has no suspended context".into()));
+            return Err(vm.fault_error("the active process has no suspended context"));
         }
         vm.heap
             .set_slot(proc, gc::specials::process::SUSPENDED_CONTEXT, vm.heap.nil());
@@ -376,14 +423,14 @@ impl Vm {
 
     /// A fault report for an error found outside the interpreter loop (a
     /// panic caught by the command line): where the VM was and its stack.
-    pub fn fault_report(&self, message: String) -> VmError {
+    pub fn fault_report(&self, message: impl fmt::Display) -> VmError {
         self.fault_error(message)
     }
 
     /// A fault report with the current location and Smalltalk stack.
-    pub(crate) fn fault_error(&self, message: String) -> VmError {
+    pub(crate) fn fault_error(&self, message: impl fmt::Display) -> VmError {
         VmError {
-            message,
+            message: message.to_string(),
             location: self.describe_location(),
             stack: self.stack_trace(40),
         }

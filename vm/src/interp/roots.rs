@@ -90,7 +90,7 @@ impl Vm {
                 self.signal(sema)
             }
             Ok(_) => Ok(()),
-            Err(fault) => Err(format!("garbage collector: {fault}")),
+            Err(fault) => Err(fault!("garbage collector: {fault}")),
         }
     }
 }

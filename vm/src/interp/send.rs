@@ -230,7 +230,7 @@ impl Vm {
             Some(m) if m.is_object() && format::is_compiled_method(self.heap.format(m)) => {
                 self.execute_method(m, 1)
             }
-            _ => Err(format!(
+            _ => Err(fault!(
                 "{} has no method dictionary and nothing above it understands #cannotInterpret:",
                 self.heap.class_name(empty).unwrap_or_else(|| "a class".into())
             )),
@@ -270,7 +270,7 @@ impl Vm {
             }
         }
         if h.num_args() != nargs {
-            return Err(format!(
+            return Err(fault!(
                 "{} takes {} arguments, sent with {nargs}",
                 self.method_name(m),
                 h.num_args()
@@ -620,7 +620,7 @@ impl Vm {
             }
             _ => {
                 let rcvr = self.stack_value(1);
-                Err(format!(
+                Err(fault!(
                     "{} does not understand #{} and has no doesNotUnderstand:",
                     images::info::describe(&self.heap, rcvr),
                     self.heap.string_of(selector).unwrap_or_default()
@@ -678,6 +678,6 @@ impl Vm {
     pub(crate) fn instantiate(&mut self, class: Oop, n: usize) -> Result<Oop, Fault> {
         self.heap
             .instantiate(class, n)
-            .map_err(|e| format!("out of memory: {e:?}"))
+            .map_err(|e| fault!("out of memory: {e:?}"))
     }
 }

@@ -43,7 +43,7 @@ impl Vm {
                         let c = self.frame_context(self.fp)?;
                         self.push(c);
                     } else {
-                        return Err(format!("push thisProcess-style 82 with extB {ext_b} unsupported"));
+                        return Err(fault!("push thisProcess-style 82 with extB {ext_b} unsupported"));
                     }
                 }
                 83 => {
@@ -162,7 +162,7 @@ impl Vm {
                         // the value of its binding) is on top of the stack.
                         let cls = self.pop();
                         if !self.heap.is_class(cls) {
-                            return Err(format!("directed super send with {cls:?} instead of a class"));
+                            return Err(fault!("directed super send with {cls:?} instead of a class"));
                         }
                         let sup = self.heap.slot(cls, gc::specials::class::SUPERCLASS);
                         self.send_to_class(sel, nargs, sup)?;

@@ -260,7 +260,7 @@ impl Vm {
 
     /// Bytecodes 126, 127: not assigned in this set.
     pub(crate) fn unknown_bytecode(&mut self, b: u8) -> Result<(), Fault> {
-        Err(format!("unknown bytecode {b}"))
+        Err(fault!("unknown bytecode {b}"))
     }
 
     /// A `^` in a method returns to its sender; in a block, from its home.

@@ -485,7 +485,7 @@ impl Vm {
         let copy = self
             .heap
             .allocate(h.class_index(), h.format(), n, Oop(0))
-            .map_err(|e| format!("out of memory: {e:?}"))?;
+            .map_err(|e| fault!("out of memory: {e:?}"))?;
         let len = n * 8;
         self.heap.copy_bytes(o, 0, copy, 0, len);
         Ok(copy)
