@@ -272,6 +272,7 @@ impl Vm {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn jump_if(&mut self, cond: bool, off: usize) -> Result<(), Fault> {
         let v = self.pop();
         if v == self.boolean(cond) {
@@ -331,6 +332,7 @@ impl Vm {
 
     /// Special selector sends: arithmetic and comparisons on SmallIntegers
     /// are answered inline; `==` and `class` never send.
+    #[inline(always)]
     pub(crate) fn special_send(&mut self, k: usize) -> Result<(), Fault> {
         if k < 16 {
             let a = self.stack_value(1);
@@ -346,16 +348,7 @@ impl Vm {
                     5 => Some(self.boolean(x >= y)),
                     6 => Some(self.boolean(x == y)),
                     7 => Some(self.boolean(x != y)),
-                    8 => x.checked_mul(y).and_then(Oop::try_small_int),
-                    9 => (y != 0 && x % y == 0).then(|| Oop::small_int(x / y)),
-                    10 => (y != 0).then(|| Oop::small_int(crate::primitives::arith::floor_mod(x, y))),
-                    12 => crate::primitives::arith::bit_shift(x, y),
-                    13 => (y != 0)
-                        .then(|| Oop::try_small_int(crate::primitives::arith::floor_div(x, y)))
-                        .flatten(),
-                    14 => Some(Oop::small_int(x & y)),
-                    15 => Some(Oop::small_int(x | y)),
-                    _ => None,
+                    _ => self.small_int_special_rare(k, x, y),
                 };
                 if let Some(r) = r {
                     self.pop_n(2);
@@ -363,7 +356,31 @@ impl Vm {
                     return Ok(());
                 }
             }
-        } else if k == 22 {
+        }
+        self.special_send_slow(k)
+    }
+
+    /// The less common SmallInteger special selectors (* / \\ bitShift: // bitAnd: bitOr:).
+    #[inline(never)]
+    fn small_int_special_rare(&self, k: usize, x: i64, y: i64) -> Option<Oop> {
+        match k {
+            8 => x.checked_mul(y).and_then(Oop::try_small_int),
+            9 => (y != 0 && x % y == 0).then(|| Oop::small_int(x / y)),
+            10 => (y != 0).then(|| Oop::small_int(crate::primitives::arith::floor_mod(x, y))),
+            12 => crate::primitives::arith::bit_shift(x, y),
+            13 => (y != 0)
+                .then(|| Oop::try_small_int(crate::primitives::arith::floor_div(x, y)))
+                .flatten(),
+            14 => Some(Oop::small_int(x & y)),
+            15 => Some(Oop::small_int(x | y)),
+            _ => None,
+        }
+    }
+
+    /// `==`, `class`, and real sends of the special selectors.
+    #[inline(never)]
+    fn special_send_slow(&mut self, k: usize) -> Result<(), Fault> {
+        if k == 22 {
             let b = self.pop();
             let a = self.pop();
             self.push(self.boolean(a == b));
