@@ -327,7 +327,11 @@ impl<'h> Writer<'h> {
         } else {
             self.kit.compiled_method
         };
-        let trailer: &[u8] = if spec.is_block { &[] } else { &METHOD_TRAILER };
+        // CompiledBlocks get the trailer too: the OpenSmalltalk VMs take the
+        // last bytes of compiled code for a trailer, so a block's final
+        // return would otherwise count as outside its bytecodes (their
+        // assert VM flags every process switch inside such a block).
+        let trailer: &[u8] = &METHOD_TRAILER;
         let nlits = spec.literals.len();
         let start = (nlits + 1) * WORD;
         let total = start + spec.bytecodes.len() + trailer.len();
