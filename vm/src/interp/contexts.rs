@@ -3,8 +3,10 @@
 //! - [`Vm::frame_context`] gives a frame a Context married to it.
 //! - [`Vm::spill_all`] writes every frame of the active process into its
 //!   Context (making one where needed) and empties the stack: afterwards the
-//!   contexts are the truth. It runs before a process switch, on stack
-//!   overflow, and before any access to a married context's fields.
+//!   contexts are the truth. It runs before a process switch, a snapshot,
+//!   and any access to a married context's sender, pc or stack.
+//! - [`Vm::spill_oldest_frames`] handles a stack overflow: the older half of
+//!   the frames become contexts and the newer half stays on the stack.
 //! - [`Vm::load_context`] makes a Context the active frame again (a base
 //!   frame whose caller is the context's sender).
 

@@ -27,10 +27,11 @@
 //! (`thisContext`, a closure's outer context, a process switch, a stack
 //! overflow). While the frame lives, the Context is *married* to it: its
 //! sender slot holds the frame pointer as a SmallInteger and its other
-//! fields are stale. Any read or write of a married context's fields first
-//! spills every frame into its Context (see `contexts.rs`); a frame that
-//! returns marks its Context dead (sender and pc nil), which is what Squeak
-//! expects of a returned-from context.
+//! fields are stale except method, closureOrNil and receiver. Reading or
+//! writing the others first spills every frame into its Context (see
+//! `contexts.rs`); a stack overflow spills only the older half of the
+//! frames. A frame that returns marks its Context dead (sender and pc nil),
+//! which is what Squeak expects of a returned-from context.
 
 /// Marker in the saved-fp slot of a base frame.
 pub const BASE_FRAME: u64 = u64::MAX;
