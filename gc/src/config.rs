@@ -19,7 +19,10 @@ pub struct GcConfig {
     /// bytes since the last full GC (0: never for this reason).
     pub full_gc_growth_bytes: usize,
     /// Entries of the compactor's saved-first-fields space: how many objects
-    /// one compaction pass can move. More live objects take several passes.
+    /// one compaction pass can move. More live objects take several passes,
+    /// and every pass walks the heap to update pointers. 0 (the default)
+    /// sizes it to the heap: at least 1M entries, one per 512 bytes of old
+    /// space, so even a multi-gigabyte heap compacts in a few passes.
     pub saved_first_fields: usize,
     /// Verify the heap before and after every collection (and the
     /// remembered set); a finding makes the collection return a [`GcFault`].
@@ -51,7 +54,7 @@ impl Default for GcConfig {
             survivor_bytes: 0,
             large_object_bytes: 64 << 10,
             full_gc_growth_bytes: 256 << 20,
-            saved_first_fields: 1 << 20,
+            saved_first_fields: 0,
             verify_each_gc: false,
             stress: None,
             lemming: false,

@@ -308,7 +308,11 @@ impl Heap {
             f.extend(h.check_marking());
             f
         })?;
-        let mut c = Compactor::new(self.gc.config.saved_first_fields.max(1), self);
+        let cap = match self.gc.config.saved_first_fields {
+            0 => (1 << 20).max(self.old_used_bytes() / 512),
+            n => n,
+        };
+        let mut c = Compactor::new(cap, self);
         loop {
             let mut plan = c.plan_pass(self);
             if plan.moves.is_empty() {
