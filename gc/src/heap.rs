@@ -492,8 +492,12 @@ impl Heap {
 
     /// The class of any reference (immediates through their tag's entry).
     pub fn class_of(&self, obj: Oop) -> Oop {
-        self.class_at_index(self.class_index_of(obj))
-            .unwrap_or(self.roots.nil)
+        let ci = self.class_index_of(obj);
+        if ci == class_index::FORWARDER {
+            // The read barrier: a forwarder's class is its target's.
+            return self.class_of(self.follow(obj));
+        }
+        self.class_at_index(ci).unwrap_or(self.roots.nil)
     }
 
     /// A class's instance specification (format) and fixed field count.

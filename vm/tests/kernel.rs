@@ -201,6 +201,38 @@ fn deep_recursion_through_spilled_frames() {
     }
 }
 
+/// become: of objects of different sizes leaves forwarders: sends,
+/// primitives, `==` and `class` see through them, and a full GC removes them.
+#[test]
+fn become_through_forwarders() {
+    let dir = scratch("become");
+    let image = build_kernel(&dir, &[]);
+    for (expr, want) in [
+        (
+            "| a b | a := 'abc' copy. b := Array with: 1 with: 2. a become: b. {a. b. a class. b class. a size}",
+            "#(#(1 2) 'abc' Array ByteString 2)",
+        ),
+        (
+            "| a b h | a := 'x' copy. b := 'y' copy. h := Array with: a. a becomeForward: b. \
+             {(h at: 1) == b. (h at: 1) class. (h at: 1) size. (h at: 1) = 'y'}",
+            "#(true ByteString 1 true)",
+        ),
+        (
+            "| a b h | a := 'abc' copy. b := OrderedCollection new. h := Array with: a with: a. \
+             a becomeForward: b. (h at: 1) add: 3. Smalltalk garbageCollect. \
+             {h at: 1. (h at: 2) size. (h at: 1) == (h at: 2)}",
+            "an Array(an OrderedCollection(3) 1 true)",
+        ),
+    ] {
+        for extra in [&[][..], &["--gc-verify", "--gc-stress", "100"][..]] {
+            let mut args = vec!["eval", image.to_str().unwrap(), expr];
+            args.extend_from_slice(extra);
+            let r = sprocket(&args);
+            assert_eq!(text(&r.stdout).trim_end(), want, "{expr} {extra:?}: {}", text(&r.stderr));
+        }
+    }
+}
+
 #[test]
 fn bench_reports_bytecodes_and_sends_per_second() {
     let r = sprocket(&["bench", "-", "loop"]);

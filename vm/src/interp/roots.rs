@@ -59,6 +59,46 @@ impl Vm {
         self.cache.flush();
     }
 
+    /// After a become: every reference the VM holds outside the heap goes
+    /// straight to the object a forwarder stands for.
+    pub(crate) fn follow_roots(&mut self) {
+        let Vm {
+            heap,
+            stack,
+            fp,
+            sp,
+            method,
+            timer,
+            ..
+        } = self;
+        let mut follow = |o: &mut Oop| {
+            if heap.is_forwarded(*o) {
+                *o = heap.follow(*o);
+            }
+        };
+        follow(method);
+        if let Some((sema, _)) = timer.as_mut() {
+            follow(sema);
+        }
+        visit_frames(stack.words_mut(), *fp, *sp, &mut follow);
+        self.cache.flush();
+    }
+
+    /// Follows forwarders among the receiver and arguments of a send on the
+    /// stack; true when any was forwarded (the caller retries).
+    pub(crate) fn follow_send_operands(&mut self, nargs: usize) -> bool {
+        let mut changed = false;
+        for i in 0..=nargs {
+            let v = self.stack_value(i);
+            if self.heap.is_forwarded(v) {
+                let t = self.heap.follow(v);
+                self.set_stack_value(i, t);
+                changed = true;
+            }
+        }
+        changed
+    }
+
     /// Runs a collection of `kind` now (at a safe point: no Rust code holds
     /// object references across it), then does what the outcome asks.
     pub(crate) fn collect_garbage(&mut self, kind: Option<gc::GcKind>) -> Result<(), Fault> {

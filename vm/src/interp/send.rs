@@ -170,6 +170,12 @@ impl Vm {
                 return self.execute_cached(m, prim as usize, nargs);
             }
         }
+        if key == gc::class_index::FORWARDER as u64 + 1 {
+            // The read barrier: a send to a forwarder goes to its target.
+            let target = self.heap.follow(rcvr);
+            self.set_stack_value(nargs, target);
+            return self.send(selector, nargs);
+        }
         let class = self.heap.class_of(rcvr);
         match self.lookup(class, selector) {
             Some(m) if m.is_object() && format::is_compiled_method(self.heap.format(m)) => {
@@ -193,6 +199,12 @@ impl Vm {
             match self.call_primitive(prim, m, nargs)?.into() {
                 PrimOutcome::Success => return Ok(()),
                 PrimOutcome::Fail(code) => err = Some(code),
+            }
+            if self.follow_send_operands(nargs) {
+                match self.call_primitive(prim, m, nargs)?.into() {
+                    PrimOutcome::Success => return Ok(()),
+                    PrimOutcome::Fail(code) => err = Some(code),
+                }
             }
         }
         self.activate_method(m, nargs, err)
@@ -267,6 +279,14 @@ impl Vm {
             match self.call_primitive(p, m, nargs)?.into() {
                 PrimOutcome::Success => return Ok(()),
                 PrimOutcome::Fail(code) => err = Some(code),
+            }
+            // The read barrier: a primitive that failed on a forwarder is
+            // retried once with the objects it stands for.
+            if self.follow_send_operands(nargs) {
+                match self.call_primitive(p, m, nargs)?.into() {
+                    PrimOutcome::Success => return Ok(()),
+                    PrimOutcome::Fail(code) => err = Some(code),
+                }
             }
         }
         if h.num_args() != nargs {

@@ -383,7 +383,8 @@ impl Vm {
         if k == 22 {
             let b = self.pop();
             let a = self.pop();
-            self.push(self.boolean(a == b));
+            let same = a == b || self.heap.follow(a) == self.heap.follow(b);
+            self.push(self.boolean(same));
             return Ok(());
         } else if k == 23 {
             let a = self.pop();

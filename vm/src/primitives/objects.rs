@@ -9,7 +9,6 @@ use crate::interp::{Fault, Vm};
 use gc::header::{class_index, IMMUTABLE_BIT, PINNED_BIT};
 use gc::specials::so;
 use gc::{format, Oop};
-use std::collections::HashMap;
 
 impl Vm {
     /// Named (fixed) fields of an object's class.
@@ -352,11 +351,13 @@ impl Vm {
             }
             105 => self.prim_replace(rcvr, nargs),
             110 => {
-                let r = self.boolean(rcvr == arg(self, 0));
+                let other = arg(self, 0);
+                let r = self.boolean(rcvr == other || self.heap.follow(rcvr) == self.heap.follow(other));
                 Ok(self.prim_return(1, r))
             }
             169 => {
-                let r = self.boolean(rcvr != arg(self, 0));
+                let other = arg(self, 0);
+                let r = self.boolean(rcvr != other && self.heap.follow(rcvr) != self.heap.follow(other));
                 Ok(self.prim_return(1, r))
             }
             111 => {
@@ -551,9 +552,11 @@ impl Vm {
         Ok(self.prim_return(4, rcvr))
     }
 
-    /// become: (two-way) and becomeForward: (one-way) over arrays of objects.
-    /// Every reference in the heap is rewritten; the stack is spilled first
-    /// so that it holds no references.
+    /// become: (two-way) and becomeForward: (one-way) over arrays of
+    /// objects, with gc's forwarders: objects of the same size swap contents,
+    /// others leave forwarders that sends, primitive failures and `==`
+    /// follow and the next full GC removes. The VM's own references (frames,
+    /// registers) are followed at once.
     fn prim_become(&mut self, index: usize, nargs: usize) -> Result<PrimResult, Fault> {
         let (a, b) = (self.stack_value(nargs), self.stack_value(nargs - 1));
         let arr_class = self.heap.special(so::CLASS_ARRAY);
@@ -569,56 +572,25 @@ impl Vm {
             return Ok(PrimResult::Fail(ERR_BAD_INDEX));
         }
         let two_way = index == 128;
+        // Squeak's become: and becomeForward: keep the identity hash with the
+        // identity (the reference); 248 does not, 249 says.
         let copy_hash = match index {
-            72 => true,
+            72 | 128 => true,
             249 => nargs == 3 && self.stack_value(0) == self.heap.true_obj(),
             _ => false,
         };
-        let mut map: HashMap<Oop, Oop> = HashMap::new();
-        for k in 0..n {
-            let (x, y) = (self.heap.slot(a, k), self.heap.slot(b, k));
-            if x.is_immediate() || y.is_immediate() {
-                return Ok(PrimResult::Fail(ERR_BAD_RECEIVER));
+        let xs: Vec<Oop> = (0..n).map(|k| self.heap.slot(a, k)).collect();
+        let ys: Vec<Oop> = (0..n).map(|k| self.heap.slot(b, k)).collect();
+        match self.heap.become_objects(&xs, &ys, two_way, copy_hash) {
+            Ok(()) => {}
+            Err(gc::forwarding::BecomeError::OutOfMemory) => {
+                return Ok(PrimResult::Fail(super::ERR_NO_MEMORY))
             }
-            if x == self.nil() || x == self.heap.true_obj() || x == self.heap.false_obj() {
-                return Ok(PrimResult::Fail(ERR_INAPPROPRIATE));
-            }
-            map.insert(x, y);
-            if two_way {
-                map.insert(y, x);
-            }
+            Err(gc::forwarding::BecomeError::LengthMismatch) => return Ok(PrimResult::Fail(ERR_BAD_INDEX)),
+            Err(_) => return Ok(PrimResult::Fail(ERR_INAPPROPRIATE)),
         }
-        self.pop_n(nargs);
-        let rcvr_array = self.pop();
-        let active = self.spill_all()?;
-        if !two_way && copy_hash {
-            for (&x, &y) in &map {
-                let hx = self.heap.header(x).hash();
-                let hy = self.heap.header(y).with_hash(hx);
-                if !self.heap.is_class(y) {
-                    self.heap.set_header(y, hy);
-                }
-            }
-        }
-        let objs: Vec<Oop> = self.heap.objects().collect();
-        for o in objs {
-            let range = self.heap.reference_slots(o);
-            for k in range {
-                let v = self.heap.slot(o, k);
-                if let Some(&nv) = map.get(&v) {
-                    self.heap.set_slot(o, k, nv);
-                }
-            }
-        }
-        let mut roots = *self.heap.roots();
-        if let Some(&nv) = map.get(&roots.special_objects) {
-            roots.special_objects = nv;
-            self.heap.set_roots(roots);
-        }
-        self.cache.flush();
-        let active = map.get(&active).copied().unwrap_or(active);
-        self.load_context(active)?;
-        self.push(rcvr_array);
-        Ok(PrimResult::Success)
+        self.follow_roots();
+        let rcvr = self.stack_value(nargs);
+        Ok(self.prim_return(nargs, rcvr))
     }
 }
