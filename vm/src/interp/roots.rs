@@ -47,21 +47,11 @@ pub(crate) fn visit_frames(stack: &mut [u64], fp: usize, sp: usize, f: &mut dyn 
 }
 
 impl Vm {
-    /// Calls `f` on every object reference held by the VM outside the heap;
-    /// `f` may replace them (a moving GC does). The method cache is flushed,
-    /// since its keys may have moved.
-    pub fn visit_roots(&mut self, f: &mut dyn FnMut(&mut Oop)) {
-        f(&mut self.method);
-        if let Some((sema, _)) = self.timer.as_mut() {
-            f(sema);
-        }
-        visit_frames(self.stack.words_mut(), self.fp, self.sp, f);
-        self.cache.flush();
-    }
-
-    /// After a become: every reference the VM holds outside the heap goes
-    /// straight to the object a forwarder stands for.
-    pub(crate) fn follow_roots(&mut self) {
+    /// Calls `f` with the heap and a visitor over every object reference
+    /// the VM holds outside it (registers and frames); the two borrow
+    /// different parts of the VM, so `f` may use both. The method cache is
+    /// flushed afterwards, since its keys may have moved.
+    fn with_heap_and_roots<R>(&mut self, f: impl FnOnce(&mut gc::Heap, gc::RootVisitor<'_>) -> R) -> R {
         let Vm {
             heap,
             stack,
@@ -71,17 +61,35 @@ impl Vm {
             timer,
             ..
         } = self;
-        let mut follow = |o: &mut Oop| {
-            if heap.is_forwarded(*o) {
-                *o = heap.follow(*o);
+        let (fp, sp) = (*fp, *sp);
+        let mut roots = |g: &mut dyn FnMut(&mut Oop)| {
+            g(method);
+            if let Some((sema, _)) = timer.as_mut() {
+                g(sema);
             }
+            visit_frames(stack.words_mut(), fp, sp, g);
         };
-        follow(method);
-        if let Some((sema, _)) = timer.as_mut() {
-            follow(sema);
-        }
-        visit_frames(stack.words_mut(), *fp, *sp, &mut follow);
+        let r = f(heap, &mut roots);
         self.cache.flush();
+        r
+    }
+
+    /// Calls `f` on every object reference held by the VM outside the heap;
+    /// `f` may replace them (a moving GC does).
+    pub fn visit_roots(&mut self, f: &mut dyn FnMut(&mut Oop)) {
+        self.with_heap_and_roots(|_, roots| roots(f));
+    }
+
+    /// After a become: every reference the VM holds outside the heap goes
+    /// straight to the object a forwarder stands for.
+    pub(crate) fn follow_roots(&mut self) {
+        self.with_heap_and_roots(|heap, roots| {
+            roots(&mut |o: &mut Oop| {
+                if heap.is_forwarded(*o) {
+                    *o = heap.follow(*o);
+                }
+            })
+        });
     }
 
     /// Follows forwarders among the receiver and arguments of a send on the
@@ -102,28 +110,10 @@ impl Vm {
     /// Runs a collection of `kind` now (at a safe point: no Rust code holds
     /// object references across it), then does what the outcome asks.
     pub(crate) fn collect_garbage(&mut self, kind: Option<gc::GcKind>) -> Result<(), Fault> {
-        let Vm {
-            heap,
-            stack,
-            fp,
-            sp,
-            method,
-            timer,
-            ..
-        } = self;
-        let (fp, sp) = (*fp, *sp);
-        let mut roots = |f: &mut dyn FnMut(&mut Oop)| {
-            f(method);
-            if let Some((sema, _)) = timer.as_mut() {
-                f(sema);
-            }
-            visit_frames(stack.words_mut(), fp, sp, f);
-        };
-        let outcome = match kind {
-            Some(k) => heap.collect(k, &mut roots).map(Some),
-            None => heap.collect_requested(&mut roots),
-        };
-        self.cache.flush();
+        let outcome = self.with_heap_and_roots(|heap, roots| match kind {
+            Some(k) => heap.collect(k, roots).map(Some),
+            None => heap.collect_requested(roots),
+        });
         match outcome {
             Ok(Some(o)) if o.signal_finalization => {
                 let sema = self.heap.special(gc::specials::so::THE_FINALIZATION_SEMAPHORE);
