@@ -210,14 +210,7 @@ impl Heap {
             hi: self.old_space_end(),
         };
         let mut r = self.roots;
-        for f in [
-            &mut r.nil,
-            &mut r.false_obj,
-            &mut r.true_obj,
-            &mut r.free_lists,
-            &mut r.hidden_roots,
-            &mut r.special_objects,
-        ] {
+        for f in r.fields_mut() {
             *f = self.follow(*f);
             self.mark_obj(&mut m, *f);
         }
@@ -458,14 +451,7 @@ impl Heap {
             }
         }
         let mut r = self.roots;
-        for f in [
-            &mut r.nil,
-            &mut r.false_obj,
-            &mut r.true_obj,
-            &mut r.free_lists,
-            &mut r.hidden_roots,
-            &mut r.special_objects,
-        ] {
+        for f in r.fields_mut() {
             if let Some(t) = fwd(self, *f) {
                 *f = t;
             }

@@ -88,6 +88,20 @@ pub struct Roots {
     pub special_objects: Oop,
 }
 
+impl Roots {
+    /// Every root reference, for passes that follow or move them all.
+    pub fn fields_mut(&mut self) -> [&mut Oop; 6] {
+        [
+            &mut self.nil,
+            &mut self.false_obj,
+            &mut self.true_obj,
+            &mut self.free_lists,
+            &mut self.hidden_roots,
+            &mut self.special_objects,
+        ]
+    }
+}
+
 /// A Spur heap.
 #[derive(Debug)]
 pub struct Heap {

@@ -287,14 +287,7 @@ impl Heap {
         };
         roots(&mut |p: &mut Oop| *p = sc.copy(*p));
         let mut r = sc.h.roots;
-        for f in [
-            &mut r.nil,
-            &mut r.false_obj,
-            &mut r.true_obj,
-            &mut r.free_lists,
-            &mut r.hidden_roots,
-            &mut r.special_objects,
-        ] {
+        for f in r.fields_mut() {
             *f = sc.copy(*f);
         }
         sc.h.roots = r;
