@@ -103,7 +103,9 @@ impl Vm {
                 } else {
                     when
                 };
-                if sema.is_object() && sema != self.nil() {
+                // As on the OpenSmalltalk VM, a wakeup time of 0 means none:
+                // the image cancels the timer that way.
+                if sema.is_object() && sema != self.nil() && !(index == 242 && when == 0) {
                     let sema_class = self.heap.special(so::CLASS_SEMAPHORE);
                     if self.heap.class_of(sema) != sema_class {
                         return Ok(PrimResult::Fail(ERR_BAD_ARGUMENT));
