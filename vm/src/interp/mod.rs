@@ -10,6 +10,7 @@ macro_rules! fault {
 pub mod contexts;
 pub mod frame;
 pub mod processes;
+mod regs;
 pub mod roots;
 pub mod send;
 pub mod sista;
@@ -278,17 +279,6 @@ impl Vm {
     }
 
     #[inline(always)]
-    pub(crate) fn temp(&self, i: usize) -> Oop {
-        Oop(self.stack[self.temp_index(self.fp, i)])
-    }
-
-    #[inline(always)]
-    pub(crate) fn set_temp(&mut self, i: usize, v: Oop) {
-        let idx = self.temp_index(self.fp, i);
-        self.stack[idx] = v.0;
-    }
-
-    #[inline(always)]
     pub(crate) fn receiver(&self) -> Oop {
         Oop(self.stack[self.fp - 4])
     }
@@ -299,13 +289,6 @@ impl Vm {
     }
 
     // ----- method access ---------------------------------------------------
-
-    #[inline(always)]
-    pub(crate) fn fetch_byte(&mut self) -> u8 {
-        let b = self.heap.byte_at(self.method, self.ip);
-        self.ip += 1;
-        b
-    }
 
     #[inline(always)]
     pub(crate) fn literal(&self, i: usize) -> Oop {
@@ -355,10 +338,11 @@ impl Vm {
                     return Ok(StopReason::Timeout);
                 }
             }
+            // Counted in sends, returns and backward jumps (see run_sista).
             let slice = if self.options.gc.stress.is_some() {
-                50
+                10
             } else {
-                10_000
+                2_000
             };
             let r = self
                 .poll_events()
@@ -387,7 +371,7 @@ impl Vm {
     }
 
     /// Runs up to `n` bytecodes. Quitting ends the slice with [`QUIT`].
-    fn run_slice(&mut self, n: u32) -> Result<(), Fault> {
+    fn run_slice(&mut self, mut n: u32) -> Result<(), Fault> {
         if self.options.trace != Trace::None {
             for _ in 0..n {
                 if self.options.trace == Trace::Bytecodes {
@@ -404,11 +388,11 @@ impl Vm {
             }
             return Ok(());
         }
-        for _ in 0..n {
-            match self.bytecode_set {
-                BytecodeSet::V3PlusClosures => self.step_v3()?,
-                BytecodeSet::SistaV1 => self.step_sista()?,
-            }
+        while n > 0 {
+            n = match self.bytecode_set {
+                BytecodeSet::V3PlusClosures => self.run_v3::<false>(n)?,
+                BytecodeSet::SistaV1 => self.run_sista::<false>(n)?,
+            };
         }
         Ok(())
     }
@@ -416,9 +400,10 @@ impl Vm {
     /// One bytecode of whichever set the active method uses.
     pub(crate) fn step(&mut self) -> Result<(), Fault> {
         match self.bytecode_set {
-            BytecodeSet::V3PlusClosures => self.step_v3(),
-            BytecodeSet::SistaV1 => self.step_sista(),
-        }
+            BytecodeSet::V3PlusClosures => self.run_v3::<true>(1)?,
+            BytecodeSet::SistaV1 => self.run_sista::<true>(1)?,
+        };
+        Ok(())
     }
 
     /// A fault report for an error found outside the interpreter loop (a

@@ -258,12 +258,6 @@ impl Vm {
         Ok(())
     }
 
-    /// Safe point on backward jumps (preemption happens here later).
-    #[inline]
-    pub(crate) fn check_for_interrupts(&mut self) -> Result<(), Fault> {
-        Ok(())
-    }
-
     /// Signals external semaphore `index` (1-based) from Rust.
     pub fn signal_external_semaphore(&mut self, index: usize) {
         self.pending_signals.push(index);

@@ -140,7 +140,7 @@ mod tests {
         let mut vm = Vm::new(img.heap, img.header, RunOptions::default()).unwrap();
         // Run a little so that there are several frames.
         for _ in 0..40 {
-            vm.step_v3().unwrap();
+            vm.step().unwrap();
         }
         let starts: HashSet<Oop> = vm.heap.objects().collect();
         let (method, receiver) = (vm.method, vm.receiver());

@@ -47,7 +47,7 @@ impl MethodCache {
     }
 
     #[inline]
-    fn probe(&self, key: u64, selector: Oop) -> Option<(Oop, u32)> {
+    pub(crate) fn probe(&self, key: u64, selector: Oop) -> Option<(Oop, u32)> {
         let e = &self.entries[Self::index(key, selector)];
         (e.key == key && e.selector == selector.0).then_some((Oop(e.method), e.primitive))
     }

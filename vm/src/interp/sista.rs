@@ -1,271 +1,406 @@
 //! The SistaV1 bytecode set (Pharo, and our image builder's default).
 
 use super::{Fault, Vm};
+use gc::method::BytecodeSet;
 use gc::specials::{association, closure, so};
 use gc::Oop;
 
 impl Vm {
-    #[inline(always)]
-    pub(crate) fn step_sista(&mut self) -> Result<(), Fault> {
-        let mut ext_a: i64 = 0;
-        let mut ext_b: i64 = 0;
-        loop {
-            let b = self.fetch_byte();
-            match b {
-                0..=15 => {
-                    let v = self.receiver_var(b as usize)?;
-                    self.push(v);
+    /// Runs up to `budget` SistaV1 bytecodes with the registers in locals
+    /// (see `regs.rs`). Returns the budget left when the active method
+    /// changes to the other bytecode set; the caller continues there.
+    pub(crate) fn run_sista<const STEP: bool>(&mut self, mut budget: u32) -> Result<u32, Fault> {
+        let mut r = self.regs();
+        // Runs an out-of-line operation on the synced VM, then takes the
+        // registers back; leaves the loop if the bytecode set changed.
+        macro_rules! slow {
+            ($e:expr) => {{
+                self.sync(&r);
+                $e?;
+                r = self.regs();
+                if self.bytecode_set != BytecodeSet::SistaV1 {
+                    return Ok(budget);
                 }
-                16..=31 => {
-                    let a = self.literal(b as usize & 15);
-                    let v = self.heap.slot(a, association::VALUE);
-                    self.push(v);
-                }
-                32..=63 => {
-                    let v = self.literal(b as usize & 31);
-                    self.push(v);
-                }
-                64..=75 => {
-                    let v = self.temp(b as usize & 15);
-                    self.push(v);
-                }
-                76 => {
-                    let r = self.receiver();
-                    self.push(r);
-                }
-                77 => self.push(self.heap.true_obj()),
-                78 => self.push(self.heap.false_obj()),
-                79 => self.push(self.nil()),
-                80 => self.push(Oop::small_int(0)),
-                81 => self.push(Oop::small_int(1)),
-                82 => {
-                    if ext_b == 0 {
-                        let c = self.frame_context(self.fp)?;
-                        self.push(c);
-                    } else {
-                        return Err(fault!("push thisProcess-style 82 with extB {ext_b} unsupported"));
-                    }
-                }
-                83 => {
-                    let v = self.top();
-                    self.push(v);
-                }
-                84..=87 => return self.unknown_bytecode(b),
-                88 => {
-                    let r = self.receiver();
-                    self.method_return(r)?;
-                }
-                89 => self.method_return(self.heap.true_obj())?,
-                90 => self.method_return(self.heap.false_obj())?,
-                91 => self.method_return(self.nil())?,
-                92 => {
-                    let v = self.pop();
-                    self.method_return(v)?;
-                }
-                93 => self.return_value(self.nil())?,
-                94 => {
-                    let v = self.pop();
-                    self.return_value(v)?;
-                }
-                95 => {} // nop
-                96..=127 => self.special_send((b - 96) as usize)?,
-                128..=143 => {
-                    let sel = self.literal(b as usize & 15);
-                    self.send(sel, 0)?;
-                }
-                144..=159 => {
-                    let sel = self.literal(b as usize & 15);
-                    self.send(sel, 1)?;
-                }
-                160..=175 => {
-                    let sel = self.literal(b as usize & 15);
-                    self.send(sel, 2)?;
-                }
-                176..=183 => self.ip += (b as usize & 7) + 1,
-                184..=191 => self.jump_if(true, (b as usize & 7) + 1)?,
-                192..=199 => self.jump_if(false, (b as usize & 7) + 1)?,
-                200..=207 => {
-                    let v = self.pop();
-                    self.store_receiver_var(b as usize & 7, v)?;
-                }
-                208..=215 => {
-                    let v = self.pop();
-                    self.set_temp(b as usize & 7, v);
-                }
-                216 => {
-                    self.pop();
-                }
-                217 => return Err("unconditional trap (bytecode 217)".into()),
-                218..=223 => return self.unknown_bytecode(b),
-                224 => {
-                    let d = self.fetch_byte() as i64;
-                    ext_a = (ext_a << 8) + d;
-                    continue;
-                }
-                225 => {
-                    let d = self.fetch_byte() as i64;
-                    ext_b = if ext_b == 0 && d > 127 {
-                        d - 256
-                    } else {
-                        (ext_b << 8) + d
-                    };
-                    continue;
-                }
-                226 => {
-                    let i = self.fetch_byte() as usize + ((ext_a as usize) << 8);
-                    let v = self.receiver_var(i)?;
-                    self.push(v);
-                }
-                227 => {
-                    let i = self.fetch_byte() as usize + ((ext_a as usize) << 8);
-                    let a = self.literal(i);
-                    let v = self.heap.slot(a, association::VALUE);
-                    self.push(v);
-                }
-                228 => {
-                    let i = self.fetch_byte() as usize + ((ext_a as usize) << 8);
-                    let v = self.literal(i);
-                    self.push(v);
-                }
-                229 => {
-                    let i = self.fetch_byte() as usize;
-                    let v = self.temp(i);
-                    self.push(v);
-                }
-                230 => return self.unknown_bytecode(b),
-                231 => {
-                    let d = self.fetch_byte();
-                    self.push_new_array(d)?;
-                }
-                232 => {
-                    let d = self.fetch_byte() as i64;
-                    self.push(Oop::small_int((ext_b << 8) + d));
-                }
-                233 => {
-                    let d = self.fetch_byte() as u32;
-                    self.push(Oop::character(((ext_b as u32) << 8) + d));
-                }
-                234 => {
-                    let d = self.fetch_byte() as usize;
-                    let sel = self.literal((d >> 3) + ((ext_a as usize) << 5));
-                    let nargs = (d & 7) + ((ext_b as usize) << 3);
-                    self.send(sel, nargs)?;
-                }
-                235 => {
-                    let d = self.fetch_byte() as usize;
-                    let directed = ext_b >= 64;
-                    let eb = if directed { ext_b - 64 } else { ext_b } as usize;
-                    let sel = self.literal((d >> 3) + ((ext_a as usize) << 5));
-                    let nargs = (d & 7) + (eb << 3);
-                    if directed {
-                        // Directed super send: the method's class (pushed as
-                        // the value of its binding) is on top of the stack.
-                        let cls = self.pop();
-                        if !self.heap.is_class(cls) {
-                            return Err(fault!("directed super send with {cls:?} instead of a class"));
-                        }
-                        let sup = self.heap.slot(cls, gc::specials::class::SUPERCLASS);
-                        self.send_to_class(sel, nargs, sup)?;
-                    } else {
-                        self.send_super(sel, nargs)?;
-                    }
-                }
-                236 => return self.unknown_bytecode(b),
-                237 => {
-                    let d = self.fetch_byte() as i64;
-                    let off = d + (ext_b << 8);
-                    self.ip = (self.ip as i64 + off) as usize;
-                    if off < 0 {
-                        self.check_for_interrupts()?;
-                    }
-                }
-                238 => {
-                    let d = self.fetch_byte() as usize;
-                    self.jump_if(true, d + ((ext_b as usize) << 8))?;
-                }
-                239 => {
-                    let d = self.fetch_byte() as usize;
-                    self.jump_if(false, d + ((ext_b as usize) << 8))?;
-                }
-                240 | 243 => {
-                    let i = self.fetch_byte() as usize + ((ext_a as usize) << 8);
-                    let v = if b == 240 { self.pop() } else { self.top() };
-                    self.store_receiver_var(i, v)?;
-                }
-                241 | 244 => {
-                    let i = self.fetch_byte() as usize + ((ext_a as usize) << 8);
-                    let v = if b == 241 { self.pop() } else { self.top() };
-                    let a = self.literal(i);
-                    self.store_checked(a, association::VALUE, v)?;
-                }
-                242 | 245 => {
-                    let i = self.fetch_byte() as usize;
-                    let v = if b == 242 { self.pop() } else { self.top() };
-                    self.set_temp(i, v);
-                }
-                246 | 247 => return self.unknown_bytecode(b),
-                248 => {
-                    // callPrimitive: the primitive already ran (and failed).
-                    self.ip += 2;
-                }
-                249 => {
-                    // pushFullClosure: literal index, flags (copied count, outer context, receiver on stack)
-                    let lit = self.fetch_byte() as usize + ((ext_a as usize) << 8);
-                    let flags = self.fetch_byte();
-                    let ncopied = (flags & 63) as usize;
-                    let ignore_outer = flags & 64 != 0;
-                    let rcvr_on_stack = flags & 128 != 0;
-                    let cb = self.literal(lit);
-                    let cls = self.heap.special(so::CLASS_FULL_BLOCK_CLOSURE);
-                    let cl = self.instantiate(cls, ncopied)?;
-                    let outer = if ignore_outer {
-                        self.nil()
-                    } else {
-                        self.frame_context(self.fp)?
-                    };
-                    let nargs = self.method_header(cb).num_args();
-                    self.heap.set_slot(cl, closure::OUTER_CONTEXT, outer);
-                    self.heap.set_slot(cl, closure::START_PC_OR_METHOD, cb);
-                    self.heap
-                        .set_slot(cl, closure::NUM_ARGS, Oop::small_int(nargs as i64));
-                    for i in 0..ncopied {
-                        let v = self.stack_value(ncopied - 1 - i);
-                        self.heap.set_slot(cl, closure::FULL_FIRST_COPIED_VALUE + i, v);
-                    }
-                    self.pop_n(ncopied);
-                    let rcvr = if rcvr_on_stack {
-                        self.pop()
-                    } else {
-                        self.receiver()
-                    };
-                    self.heap.set_slot(cl, closure::FULL_RECEIVER, rcvr);
-                    self.push(cl);
-                }
-                250 => {
-                    // Old-style closure: numCopied/numArgs byte, then size with extensions.
-                    let d = self.fetch_byte() as usize;
-                    let size = self.fetch_byte() as usize + ((ext_b as usize) << 8);
-                    let ncopied = (d >> 3) & 7 | (((ext_a as usize) / 16) << 3);
-                    let nargs = (d & 7) | ((ext_a as usize % 16) << 3);
-                    self.push_block_closure(ncopied, nargs, size)?;
-                }
-                251 => {
-                    let i = self.fetch_byte() as usize;
-                    let t = self.fetch_byte() as usize;
-                    let vec = self.temp(t);
-                    let v = self.heap.slot(vec, i);
-                    self.push(v);
-                }
-                252 | 253 => {
-                    let i = self.fetch_byte() as usize;
-                    let t = self.fetch_byte() as usize;
-                    let v = if b == 253 { self.pop() } else { self.top() };
-                    let vec = self.temp(t);
-                    self.heap.set_slot(vec, i, v);
-                }
-                254 | 255 => return self.unknown_bytecode(b),
-            }
-            return Ok(());
+            }};
         }
+        // After a send or return: the new method may use the other set.
+        macro_rules! check_set {
+            () => {
+                if self.bytecode_set != BytecodeSet::SistaV1 {
+                    self.sync(&r);
+                    return Ok(budget);
+                }
+            };
+        }
+        // The budget counts every bytecode when single-stepping (tracing),
+        // else only sends, returns and backward jumps: the points where the
+        // Cog VMs check for events.
+        macro_rules! tick {
+            () => {
+                if !STEP {
+                    budget -= 1;
+                    if budget == 0 {
+                        self.sync(&r);
+                        return Ok(0);
+                    }
+                }
+            };
+        }
+        'bytecodes: loop {
+            if STEP {
+                if budget == 0 {
+                    break;
+                }
+                budget -= 1;
+            }
+            let mut ext_a: i64 = 0;
+            let mut ext_b: i64 = 0;
+            loop {
+                let b = self.r_fetch(&mut r);
+                match b {
+                    0..=15 => match self.r_receiver_var(&r, b as usize) {
+                        Some(v) => self.r_push(&mut r, v),
+                        None => slow!(self.receiver_var(b as usize).map(|v| self.push(v))),
+                    },
+                    16..=31 => {
+                        let a = self.r_literal(&r, b as usize & 15);
+                        let v = self.heap.slot(a, association::VALUE);
+                        self.r_push(&mut r, v);
+                    }
+                    32..=63 => {
+                        let v = self.r_literal(&r, b as usize & 31);
+                        self.r_push(&mut r, v);
+                    }
+                    64..=75 => {
+                        let v = self.r_temp(&r, b as usize & 15);
+                        self.r_push(&mut r, v);
+                    }
+                    76 => {
+                        let v = self.r_receiver(&r);
+                        self.r_push(&mut r, v);
+                    }
+                    77 => self.r_push(&mut r, self.heap.true_obj()),
+                    78 => self.r_push(&mut r, self.heap.false_obj()),
+                    79 => self.r_push(&mut r, self.heap.nil()),
+                    80 => self.r_push(&mut r, Oop::small_int(0)),
+                    81 => self.r_push(&mut r, Oop::small_int(1)),
+                    82 => {
+                        if ext_b != 0 {
+                            self.sync(&r);
+                            return Err(fault!("push thisProcess-style 82 with extB {ext_b} unsupported"));
+                        }
+                        slow!(self.frame_context(self.fp).map(|c| self.push(c)));
+                    }
+                    83 => {
+                        let v = self.r_at(&r, 0);
+                        self.r_push(&mut r, v);
+                    }
+                    88 => {
+                        let v = self.r_receiver(&r);
+                        self.r_method_return(&mut r, v)?;
+                        check_set!();
+                        tick!();
+                    }
+                    89..=91 => {
+                        let v = match b {
+                            89 => self.heap.true_obj(),
+                            90 => self.heap.false_obj(),
+                            _ => self.heap.nil(),
+                        };
+                        self.r_method_return(&mut r, v)?;
+                        check_set!();
+                        tick!();
+                    }
+                    92 => {
+                        let v = self.r_pop(&mut r);
+                        self.r_method_return(&mut r, v)?;
+                        check_set!();
+                        tick!();
+                    }
+                    93 => {
+                        self.r_return(&mut r, self.heap.nil())?;
+                        check_set!();
+                        tick!();
+                    }
+                    94 => {
+                        let v = self.r_pop(&mut r);
+                        self.r_return(&mut r, v)?;
+                        check_set!();
+                        tick!();
+                    }
+                    95 => {} // nop
+                    96..=127 => {
+                        let k = (b - 96) as usize;
+                        let (x, y) = (self.r_at(&r, 1), self.r_at(&r, 0));
+                        if k < 16 && x.is_small_integer() && y.is_small_integer() {
+                            let (x, y) = (x.small_int_value(), y.small_int_value());
+                            if let Some(c) = small_int_compare(k, x, y) {
+                                r.sp += 2;
+                                // A conditional jump right after a comparison
+                                // takes the Boolean without pushing it.
+                                let next = self.r_peek(&r);
+                                if (184..=199).contains(&next) {
+                                    r.ip += 1;
+                                    if c == (next < 192) {
+                                        r.ip += (next as usize & 7) + 1;
+                                    }
+                                } else {
+                                    self.r_push(&mut r, self.boolean(c));
+                                }
+                                continue 'bytecodes;
+                            }
+                            if let Some(v) = self.small_int_arith(k, x, y) {
+                                r.sp += 1;
+                                self.stack[r.sp] = v.0;
+                                continue 'bytecodes;
+                            }
+                        }
+                        if (k == 16 || k == 17) && self.r_array_at(&mut r, k == 17) {
+                            continue 'bytecodes;
+                        }
+                        slow!(self.special_send(k));
+                    }
+                    128..=175 => {
+                        let sel = self.r_literal(&r, b as usize & 15);
+                        self.r_send(&mut r, sel, (b as usize - 128) >> 4)?;
+                        check_set!();
+                        tick!();
+                    }
+                    176..=183 => r.ip += (b as usize & 7) + 1,
+                    184..=191 => self.r_jump_if(&mut r, true, (b as usize & 7) + 1)?,
+                    192..=199 => self.r_jump_if(&mut r, false, (b as usize & 7) + 1)?,
+                    200..=207 => {
+                        let v = self.r_pop(&mut r);
+                        if !self.r_store_receiver_var(&r, b as usize & 7, v) {
+                            slow!(self.store_receiver_var(b as usize & 7, v));
+                        }
+                    }
+                    208..=215 => {
+                        let v = self.r_pop(&mut r);
+                        self.r_set_temp(&r, b as usize & 7, v);
+                    }
+                    216 => r.sp += 1,
+                    217 => {
+                        self.sync(&r);
+                        return Err("unconditional trap (bytecode 217)".into());
+                    }
+                    224 => {
+                        let d = self.r_fetch(&mut r) as i64;
+                        ext_a = (ext_a << 8) + d;
+                        continue;
+                    }
+                    225 => {
+                        let d = self.r_fetch(&mut r) as i64;
+                        ext_b = if ext_b == 0 && d > 127 {
+                            d - 256
+                        } else {
+                            (ext_b << 8) + d
+                        };
+                        continue;
+                    }
+                    226 => {
+                        let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
+                        match self.r_receiver_var(&r, i) {
+                            Some(v) => self.r_push(&mut r, v),
+                            None => slow!(self.receiver_var(i).map(|v| self.push(v))),
+                        }
+                    }
+                    227 => {
+                        let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
+                        let a = self.r_literal(&r, i);
+                        let v = self.heap.slot(a, association::VALUE);
+                        self.r_push(&mut r, v);
+                    }
+                    228 => {
+                        let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
+                        let v = self.r_literal(&r, i);
+                        self.r_push(&mut r, v);
+                    }
+                    229 => {
+                        let i = self.r_fetch(&mut r) as usize;
+                        let v = self.r_temp(&r, i);
+                        self.r_push(&mut r, v);
+                    }
+                    231 => {
+                        let d = self.r_fetch(&mut r);
+                        slow!(self.push_new_array(d));
+                    }
+                    232 => {
+                        let d = self.r_fetch(&mut r) as i64;
+                        self.r_push(&mut r, Oop::small_int((ext_b << 8) + d));
+                    }
+                    233 => {
+                        let d = self.r_fetch(&mut r) as u32;
+                        self.r_push(&mut r, Oop::character(((ext_b as u32) << 8) + d));
+                    }
+                    234 => {
+                        let d = self.r_fetch(&mut r) as usize;
+                        let sel = self.r_literal(&r, (d >> 3) + ((ext_a as usize) << 5));
+                        let nargs = (d & 7) + ((ext_b as usize) << 3);
+                        self.r_send(&mut r, sel, nargs)?;
+                        check_set!();
+                        tick!();
+                    }
+                    235 => {
+                        let d = self.r_fetch(&mut r) as usize;
+                        slow!(self.super_send_sista(d, ext_a, ext_b));
+                    }
+                    237 => {
+                        let d = self.r_fetch(&mut r) as i64;
+                        let off = d + (ext_b << 8);
+                        r.ip = (r.ip as i64 + off) as usize;
+                        if off < 0 {
+                            tick!();
+                        }
+                    }
+                    238 | 239 => {
+                        let d = self.r_fetch(&mut r) as usize;
+                        self.r_jump_if(&mut r, b == 238, d + ((ext_b as usize) << 8))?;
+                    }
+                    240 | 243 => {
+                        let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
+                        let v = if b == 240 {
+                            self.r_pop(&mut r)
+                        } else {
+                            self.r_at(&r, 0)
+                        };
+                        if !self.r_store_receiver_var(&r, i, v) {
+                            slow!(self.store_receiver_var(i, v));
+                        }
+                    }
+                    241 | 244 => {
+                        let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
+                        let v = if b == 241 {
+                            self.r_pop(&mut r)
+                        } else {
+                            self.r_at(&r, 0)
+                        };
+                        let a = self.r_literal(&r, i);
+                        slow!(self.store_checked(a, association::VALUE, v));
+                    }
+                    242 | 245 => {
+                        let i = self.r_fetch(&mut r) as usize;
+                        let v = if b == 242 {
+                            self.r_pop(&mut r)
+                        } else {
+                            self.r_at(&r, 0)
+                        };
+                        self.r_set_temp(&r, i, v);
+                    }
+                    248 => {
+                        // callPrimitive: the primitive already ran (and failed).
+                        r.ip += 2;
+                    }
+                    249 => {
+                        let lit = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
+                        let flags = self.r_fetch(&mut r);
+                        slow!(self.push_full_closure(lit, flags));
+                    }
+                    250 => {
+                        // Old-style closure: numCopied/numArgs byte, then size with extensions.
+                        let d = self.r_fetch(&mut r) as usize;
+                        let size = self.r_fetch(&mut r) as usize + ((ext_b as usize) << 8);
+                        let ncopied = (d >> 3) & 7 | (((ext_a as usize) / 16) << 3);
+                        let nargs = (d & 7) | ((ext_a as usize % 16) << 3);
+                        slow!(self.push_block_closure(ncopied, nargs, size));
+                    }
+                    251 => {
+                        let i = self.r_fetch(&mut r) as usize;
+                        let t = self.r_fetch(&mut r) as usize;
+                        let vec = self.r_temp(&r, t);
+                        let v = self.heap.slot(vec, i);
+                        self.r_push(&mut r, v);
+                    }
+                    252 | 253 => {
+                        let i = self.r_fetch(&mut r) as usize;
+                        let t = self.r_fetch(&mut r) as usize;
+                        let v = if b == 253 {
+                            self.r_pop(&mut r)
+                        } else {
+                            self.r_at(&r, 0)
+                        };
+                        let vec = self.r_temp(&r, t);
+                        self.heap.set_slot(vec, i, v);
+                    }
+                    84..=87 | 218..=223 | 230 | 236 | 246 | 247 | 254 | 255 => {
+                        self.sync(&r);
+                        return self.unknown_bytecode(b).map(|()| budget);
+                    }
+                }
+                break;
+            }
+        }
+        self.sync(&r);
+        Ok(0)
+    }
+
+    /// Bytecode 235: a super send, or with extB >= 64 a directed super send
+    /// whose lookup class is on top of the stack.
+    fn super_send_sista(&mut self, d: usize, ext_a: i64, ext_b: i64) -> Result<(), Fault> {
+        let directed = ext_b >= 64;
+        let eb = if directed { ext_b - 64 } else { ext_b } as usize;
+        let sel = self.literal((d >> 3) + ((ext_a as usize) << 5));
+        let nargs = (d & 7) + (eb << 3);
+        if directed {
+            // The method's class (pushed as the value of its binding).
+            let cls = self.pop();
+            if !self.heap.is_class(cls) {
+                return Err(fault!("directed super send with {cls:?} instead of a class"));
+            }
+            let sup = self.heap.slot(cls, gc::specials::class::SUPERCLASS);
+            self.send_to_class(sel, nargs, sup)
+        } else {
+            self.send_super(sel, nargs)
+        }
+    }
+
+    /// Bytecode 249, pushFullClosure: the CompiledBlock is literal `lit`;
+    /// `flags` holds the copied-value count, whether to leave the outer
+    /// context nil, and whether the receiver is on the stack.
+    fn push_full_closure(&mut self, lit: usize, flags: u8) -> Result<(), Fault> {
+        let ncopied = (flags & 63) as usize;
+        let ignore_outer = flags & 64 != 0;
+        let rcvr_on_stack = flags & 128 != 0;
+        let cb = self.literal(lit);
+        let cls = self.heap.special(so::CLASS_FULL_BLOCK_CLOSURE);
+        let cl = self.instantiate(cls, ncopied)?;
+        let outer = if ignore_outer {
+            self.nil()
+        } else {
+            self.frame_context(self.fp)?
+        };
+        let nargs = self.method_header(cb).num_args();
+        self.heap.set_slot(cl, closure::OUTER_CONTEXT, outer);
+        self.heap.set_slot(cl, closure::START_PC_OR_METHOD, cb);
+        self.heap
+            .set_slot(cl, closure::NUM_ARGS, Oop::small_int(nargs as i64));
+        for i in 0..ncopied {
+            let v = self.stack_value(ncopied - 1 - i);
+            self.heap.set_slot(cl, closure::FULL_FIRST_COPIED_VALUE + i, v);
+        }
+        self.pop_n(ncopied);
+        let rcvr = if rcvr_on_stack {
+            self.pop()
+        } else {
+            self.receiver()
+        };
+        self.heap.set_slot(cl, closure::FULL_RECEIVER, rcvr);
+        self.push(cl);
+        Ok(())
+    }
+}
+
+/// The Boolean answer of SmallInteger comparison special selectors
+/// (`<` `>` `<=` `>=` `=` `~=`, special selector indices 2..7).
+#[inline(always)]
+pub(crate) fn small_int_compare(k: usize, x: i64, y: i64) -> Option<bool> {
+    match k {
+        2 => Some(x < y),
+        3 => Some(x > y),
+        4 => Some(x <= y),
+        5 => Some(x >= y),
+        6 => Some(x == y),
+        7 => Some(x != y),
+        _ => None,
     }
 }

@@ -1,215 +1,337 @@
 //! The V3PlusClosures bytecode set (Squeak up to 5.x).
 
+use super::sista::small_int_compare;
 use super::{Fault, Vm};
+use gc::method::BytecodeSet;
 use gc::specials::{association, closure, so};
 use gc::Oop;
 
-/// Special selector bytecodes 176..207 that the VM answers without a send
-/// when the operands are SmallIntegers.
 impl Vm {
-    #[inline(always)]
-    pub(crate) fn step_v3(&mut self) -> Result<(), Fault> {
-        let b = self.fetch_byte();
-        match b {
-            0..=15 => {
-                let v = self.receiver_var(b as usize & 15)?;
-                self.push(v);
-            }
-            16..=31 => {
-                let v = self.temp(b as usize & 15);
-                self.push(v);
-            }
-            32..=63 => {
-                let v = self.literal(b as usize & 31);
-                self.push(v);
-            }
-            64..=95 => {
-                let assoc = self.literal(b as usize & 31);
-                let v = self.heap.slot(assoc, association::VALUE);
-                self.push(v);
-            }
-            96..=103 => {
-                let v = self.pop();
-                self.store_receiver_var(b as usize & 7, v)?;
-            }
-            104..=111 => {
-                let v = self.pop();
-                self.set_temp(b as usize & 7, v);
-            }
-            112 => {
-                let r = self.receiver();
-                self.push(r);
-            }
-            113 => self.push(self.heap.true_obj()),
-            114 => self.push(self.heap.false_obj()),
-            115 => self.push(self.nil()),
-            116..=119 => self.push(Oop::small_int(b as i64 - 117)),
-            120 => {
-                let r = self.receiver();
-                self.method_return(r)?;
-            }
-            121 => self.method_return(self.heap.true_obj())?,
-            122 => self.method_return(self.heap.false_obj())?,
-            123 => self.method_return(self.nil())?,
-            124 => {
-                let v = self.pop();
-                self.method_return(v)?;
-            }
-            125 => {
-                let v = self.pop();
-                self.return_value(v)?;
-            }
-            128 => {
-                let d = self.fetch_byte();
-                let i = (d & 63) as usize;
-                let v = match d >> 6 {
-                    0 => self.receiver_var(i)?,
-                    1 => self.temp(i),
-                    2 => self.literal(i),
-                    _ => {
-                        let a = self.literal(i);
-                        self.heap.slot(a, association::VALUE)
-                    }
-                };
-                self.push(v);
-            }
-            129 | 130 => {
-                let d = self.fetch_byte();
-                let i = (d & 63) as usize;
-                let v = if b == 130 { self.pop() } else { self.top() };
-                match d >> 6 {
-                    0 => self.store_receiver_var(i, v)?,
-                    1 => self.set_temp(i, v),
-                    2 => return Err("store into a literal constant".into()),
-                    _ => {
-                        let a = self.literal(i);
-                        self.store_checked(a, association::VALUE, v)?;
-                    }
+    /// Runs up to `budget` V3PlusClosures bytecodes with the registers in
+    /// locals (see `regs.rs`). Returns the budget left when the active
+    /// method changes to the other bytecode set.
+    pub(crate) fn run_v3<const STEP: bool>(&mut self, mut budget: u32) -> Result<u32, Fault> {
+        let mut r = self.regs();
+        // Runs an out-of-line operation on the synced VM, then takes the
+        // registers back; leaves the loop if the bytecode set changed.
+        macro_rules! slow {
+            ($e:expr) => {{
+                self.sync(&r);
+                $e?;
+                r = self.regs();
+                if self.bytecode_set != BytecodeSet::V3PlusClosures {
+                    return Ok(budget);
                 }
-            }
-            131 => {
-                let d = self.fetch_byte();
-                let sel = self.literal((d & 31) as usize);
-                self.send(sel, (d >> 5) as usize)?;
-            }
-            132 => {
-                let d1 = self.fetch_byte();
-                let d2 = self.fetch_byte() as usize;
-                match d1 >> 5 {
-                    0 => {
-                        let sel = self.literal(d2);
-                        self.send(sel, (d1 & 31) as usize)?;
-                    }
-                    1 => {
-                        let sel = self.literal(d2);
-                        self.send_super(sel, (d1 & 31) as usize)?;
-                    }
-                    2 => {
-                        let v = self.receiver_var(d2)?;
-                        self.push(v);
-                    }
-                    3 => {
-                        let v = self.literal(d2);
-                        self.push(v);
-                    }
-                    4 => {
-                        let a = self.literal(d2);
-                        let v = self.heap.slot(a, association::VALUE);
-                        self.push(v);
-                    }
-                    5 => {
-                        let v = self.top();
-                        self.store_receiver_var(d2, v)?;
-                    }
-                    6 => {
-                        let v = self.pop();
-                        self.store_receiver_var(d2, v)?;
-                    }
-                    _ => {
-                        let a = self.literal(d2);
-                        let v = self.top();
-                        self.store_checked(a, association::VALUE, v)?;
-                    }
-                }
-            }
-            133 => {
-                let d = self.fetch_byte();
-                let sel = self.literal((d & 31) as usize);
-                self.send_super(sel, (d >> 5) as usize)?;
-            }
-            134 => {
-                let d = self.fetch_byte();
-                let sel = self.literal((d & 63) as usize);
-                self.send(sel, (d >> 6) as usize)?;
-            }
-            135 => {
-                self.pop();
-            }
-            136 => {
-                let v = self.top();
-                self.push(v);
-            }
-            137 => {
-                let c = self.frame_context(self.fp)?;
-                self.push(c);
-            }
-            138 => {
-                let d = self.fetch_byte();
-                self.push_new_array(d)?;
-            }
-            139 => {
-                // callPrimitive: the primitive already ran (and failed).
-                self.ip += 2;
-            }
-            140 => {
-                let i = self.fetch_byte() as usize;
-                let t = self.fetch_byte() as usize;
-                let vec = self.temp(t);
-                let v = self.heap.slot(vec, i);
-                self.push(v);
-            }
-            141 | 142 => {
-                let i = self.fetch_byte() as usize;
-                let t = self.fetch_byte() as usize;
-                let v = if b == 142 { self.pop() } else { self.top() };
-                let vec = self.temp(t);
-                self.heap.set_slot(vec, i, v);
-            }
-            143 => {
-                let d = self.fetch_byte();
-                let hi = self.fetch_byte() as usize;
-                let lo = self.fetch_byte() as usize;
-                let size = (hi << 8) | lo;
-                let ncopied = (d >> 4) as usize;
-                let nargs = (d & 15) as usize;
-                self.push_block_closure(ncopied, nargs, size)?;
-            }
-            144..=151 => self.ip += (b as usize & 7) + 1,
-            152..=159 => self.jump_if(false, (b as usize & 7) + 1)?,
-            160..=167 => {
-                let d = self.fetch_byte() as isize;
-                let off = ((b as isize & 7) - 4) * 256 + d;
-                self.ip = (self.ip as isize + off) as usize;
-                if off < 0 {
-                    self.check_for_interrupts()?;
-                }
-            }
-            168..=171 => {
-                let d = self.fetch_byte() as usize;
-                self.jump_if(true, (b as usize & 3) * 256 + d)?;
-            }
-            172..=175 => {
-                let d = self.fetch_byte() as usize;
-                self.jump_if(false, (b as usize & 3) * 256 + d)?;
-            }
-            176..=207 => self.special_send((b - 176) as usize)?,
-            208..=255 => {
-                let sel = self.literal((b & 15) as usize);
-                self.send(sel, ((b - 208) >> 4) as usize)?;
-            }
-            _ => return self.unknown_bytecode(b),
+            }};
         }
-        Ok(())
+        // After a send or return: the new method may use the other set.
+        macro_rules! check_set {
+            () => {
+                if self.bytecode_set != BytecodeSet::V3PlusClosures {
+                    self.sync(&r);
+                    return Ok(budget);
+                }
+            };
+        }
+        // The budget counts every bytecode when single-stepping (tracing),
+        // else only sends, returns and backward jumps: the points where the
+        // Cog VMs check for events.
+        macro_rules! tick {
+            () => {
+                if !STEP {
+                    budget -= 1;
+                    if budget == 0 {
+                        self.sync(&r);
+                        return Ok(0);
+                    }
+                }
+            };
+        }
+        'bytecodes: loop {
+            if STEP {
+                if budget == 0 {
+                    break;
+                }
+                budget -= 1;
+            }
+            let b = self.r_fetch(&mut r);
+            match b {
+                0..=15 => match self.r_receiver_var(&r, b as usize) {
+                    Some(v) => self.r_push(&mut r, v),
+                    None => slow!(self.receiver_var(b as usize).map(|v| self.push(v))),
+                },
+                16..=31 => {
+                    let v = self.r_temp(&r, b as usize & 15);
+                    self.r_push(&mut r, v);
+                }
+                32..=63 => {
+                    let v = self.r_literal(&r, b as usize & 31);
+                    self.r_push(&mut r, v);
+                }
+                64..=95 => {
+                    let a = self.r_literal(&r, b as usize & 31);
+                    let v = self.heap.slot(a, association::VALUE);
+                    self.r_push(&mut r, v);
+                }
+                96..=103 => {
+                    let v = self.r_pop(&mut r);
+                    if !self.r_store_receiver_var(&r, b as usize & 7, v) {
+                        slow!(self.store_receiver_var(b as usize & 7, v));
+                    }
+                }
+                104..=111 => {
+                    let v = self.r_pop(&mut r);
+                    self.r_set_temp(&r, b as usize & 7, v);
+                }
+                112 => {
+                    let v = self.r_receiver(&r);
+                    self.r_push(&mut r, v);
+                }
+                113 => self.r_push(&mut r, self.heap.true_obj()),
+                114 => self.r_push(&mut r, self.heap.false_obj()),
+                115 => self.r_push(&mut r, self.heap.nil()),
+                116..=119 => self.r_push(&mut r, Oop::small_int(b as i64 - 117)),
+                120..=123 => {
+                    let v = match b {
+                        120 => self.r_receiver(&r),
+                        121 => self.heap.true_obj(),
+                        122 => self.heap.false_obj(),
+                        _ => self.heap.nil(),
+                    };
+                    self.r_method_return(&mut r, v)?;
+                    check_set!();
+                    tick!();
+                }
+                124 => {
+                    let v = self.r_pop(&mut r);
+                    self.r_method_return(&mut r, v)?;
+                    check_set!();
+                    tick!();
+                }
+                125 => {
+                    let v = self.r_pop(&mut r);
+                    self.r_return(&mut r, v)?;
+                    check_set!();
+                    tick!();
+                }
+                128 => {
+                    let d = self.r_fetch(&mut r);
+                    let i = (d & 63) as usize;
+                    let v = match d >> 6 {
+                        0 => match self.r_receiver_var(&r, i) {
+                            Some(v) => v,
+                            None => {
+                                slow!(self.receiver_var(i).map(|v| self.push(v)));
+                                continue 'bytecodes;
+                            }
+                        },
+                        1 => self.r_temp(&r, i),
+                        2 => self.r_literal(&r, i),
+                        _ => {
+                            let a = self.r_literal(&r, i);
+                            self.heap.slot(a, association::VALUE)
+                        }
+                    };
+                    self.r_push(&mut r, v);
+                }
+                129 | 130 => {
+                    let d = self.r_fetch(&mut r);
+                    let i = (d & 63) as usize;
+                    let v = if b == 130 {
+                        self.r_pop(&mut r)
+                    } else {
+                        self.r_at(&r, 0)
+                    };
+                    match d >> 6 {
+                        0 => {
+                            if !self.r_store_receiver_var(&r, i, v) {
+                                slow!(self.store_receiver_var(i, v));
+                            }
+                        }
+                        1 => self.r_set_temp(&r, i, v),
+                        2 => {
+                            self.sync(&r);
+                            return Err("store into a literal constant".into());
+                        }
+                        _ => {
+                            let a = self.r_literal(&r, i);
+                            slow!(self.store_checked(a, association::VALUE, v));
+                        }
+                    }
+                }
+                131 => {
+                    let d = self.r_fetch(&mut r);
+                    let sel = self.r_literal(&r, (d & 31) as usize);
+                    self.r_send(&mut r, sel, (d >> 5) as usize)?;
+                    check_set!();
+                    tick!();
+                }
+                132 => {
+                    let d1 = self.r_fetch(&mut r);
+                    let d2 = self.r_fetch(&mut r);
+                    if d1 >> 5 == 0 {
+                        let sel = self.r_literal(&r, d2 as usize);
+                        self.r_send(&mut r, sel, (d1 & 31) as usize)?;
+                        check_set!();
+                        tick!();
+                    } else {
+                        slow!(self.double_extended_v3(d1, d2 as usize));
+                    }
+                }
+                133 => {
+                    let d = self.r_fetch(&mut r);
+                    let sel = self.r_literal(&r, (d & 31) as usize);
+                    slow!(self.send_super(sel, (d >> 5) as usize));
+                }
+                134 => {
+                    let d = self.r_fetch(&mut r);
+                    let sel = self.r_literal(&r, (d & 63) as usize);
+                    self.r_send(&mut r, sel, (d >> 6) as usize)?;
+                    check_set!();
+                    tick!();
+                }
+                135 => r.sp += 1,
+                136 => {
+                    let v = self.r_at(&r, 0);
+                    self.r_push(&mut r, v);
+                }
+                137 => slow!(self.frame_context(self.fp).map(|c| self.push(c))),
+                138 => {
+                    let d = self.r_fetch(&mut r);
+                    slow!(self.push_new_array(d));
+                }
+                139 => {
+                    // callPrimitive: the primitive already ran (and failed).
+                    r.ip += 2;
+                }
+                140 => {
+                    let i = self.r_fetch(&mut r) as usize;
+                    let t = self.r_fetch(&mut r) as usize;
+                    let vec = self.r_temp(&r, t);
+                    let v = self.heap.slot(vec, i);
+                    self.r_push(&mut r, v);
+                }
+                141 | 142 => {
+                    let i = self.r_fetch(&mut r) as usize;
+                    let t = self.r_fetch(&mut r) as usize;
+                    let v = if b == 142 {
+                        self.r_pop(&mut r)
+                    } else {
+                        self.r_at(&r, 0)
+                    };
+                    let vec = self.r_temp(&r, t);
+                    self.heap.set_slot(vec, i, v);
+                }
+                143 => {
+                    let d = self.r_fetch(&mut r);
+                    let hi = self.r_fetch(&mut r) as usize;
+                    let lo = self.r_fetch(&mut r) as usize;
+                    let size = (hi << 8) | lo;
+                    slow!(self.push_block_closure((d >> 4) as usize, (d & 15) as usize, size));
+                }
+                144..=151 => r.ip += (b as usize & 7) + 1,
+                152..=159 => self.r_jump_if(&mut r, false, (b as usize & 7) + 1)?,
+                160..=167 => {
+                    let d = self.r_fetch(&mut r) as isize;
+                    let off = ((b as isize & 7) - 4) * 256 + d;
+                    r.ip = (r.ip as isize + off) as usize;
+                    if off < 0 {
+                        tick!();
+                    }
+                }
+                168..=175 => {
+                    let d = self.r_fetch(&mut r) as usize;
+                    self.r_jump_if(&mut r, b < 172, (b as usize & 3) * 256 + d)?;
+                }
+                176..=207 => {
+                    let k = (b - 176) as usize;
+                    let (x, y) = (self.r_at(&r, 1), self.r_at(&r, 0));
+                    if k < 16 && x.is_small_integer() && y.is_small_integer() {
+                        let (x, y) = (x.small_int_value(), y.small_int_value());
+                        if let Some(c) = small_int_compare(k, x, y) {
+                            r.sp += 2;
+                            // A short jumpFalse right after a comparison takes
+                            // the Boolean without pushing it.
+                            let next = self.r_peek(&r);
+                            if (152..=159).contains(&next) {
+                                r.ip += 1;
+                                if !c {
+                                    r.ip += (next as usize & 7) + 1;
+                                }
+                            } else {
+                                self.r_push(&mut r, self.boolean(c));
+                            }
+                            continue 'bytecodes;
+                        }
+                        if let Some(v) = self.small_int_arith(k, x, y) {
+                            r.sp += 1;
+                            self.stack[r.sp] = v.0;
+                            continue 'bytecodes;
+                        }
+                    }
+                    if (k == 16 || k == 17) && self.r_array_at(&mut r, k == 17) {
+                        continue 'bytecodes;
+                    }
+                    slow!(self.special_send(k));
+                }
+                208..=255 => {
+                    let sel = self.r_literal(&r, (b & 15) as usize);
+                    self.r_send(&mut r, sel, ((b - 208) >> 4) as usize)?;
+                    check_set!();
+                    tick!();
+                }
+                126 | 127 => {
+                    self.sync(&r);
+                    return self.unknown_bytecode(b).map(|()| budget);
+                }
+            }
+        }
+        self.sync(&r);
+        Ok(0)
+    }
+
+    /// Bytecode 132 other than a plain send: super send, and pushes and
+    /// stores with a full byte of index.
+    fn double_extended_v3(&mut self, d1: u8, d2: usize) -> Result<(), Fault> {
+        match d1 >> 5 {
+            1 => {
+                let sel = self.literal(d2);
+                self.send_super(sel, (d1 & 31) as usize)
+            }
+            2 => {
+                let v = self.receiver_var(d2)?;
+                self.push(v);
+                Ok(())
+            }
+            3 => {
+                let v = self.literal(d2);
+                self.push(v);
+                Ok(())
+            }
+            4 => {
+                let a = self.literal(d2);
+                let v = self.heap.slot(a, association::VALUE);
+                self.push(v);
+                Ok(())
+            }
+            5 => {
+                let v = self.top();
+                self.store_receiver_var(d2, v)
+            }
+            6 => {
+                let v = self.pop();
+                self.store_receiver_var(d2, v)
+            }
+            7 => {
+                let a = self.literal(d2);
+                let v = self.top();
+                self.store_checked(a, association::VALUE, v)
+            }
+            _ => {
+                let sel = self.literal(d2);
+                self.send(sel, (d1 & 31) as usize)
+            }
+        }
     }
 
     /// Pushes a BlockClosure for the block whose bytecodes start at the
@@ -263,27 +385,6 @@ impl Vm {
         Err(fault!("unknown bytecode {b}"))
     }
 
-    /// A `^` in a method returns to its sender; in a block, from its home.
-    pub(crate) fn method_return(&mut self, v: Oop) -> Result<(), Fault> {
-        if self.frame_is_block(self.fp) {
-            self.non_local_return(v)
-        } else {
-            self.return_value(v)
-        }
-    }
-
-    #[inline(always)]
-    pub(crate) fn jump_if(&mut self, cond: bool, off: usize) -> Result<(), Fault> {
-        let v = self.pop();
-        if v == self.boolean(cond) {
-            self.ip += off;
-        } else if v != self.boolean(!cond) {
-            self.push(v);
-            self.must_be_boolean()?;
-        }
-        Ok(())
-    }
-
     /// Receiver instance variable `i`; a married Context is read through its frame.
     pub(crate) fn receiver_var(&mut self, i: usize) -> Result<Oop, Fault> {
         let r = self.receiver();
@@ -330,39 +431,9 @@ impl Vm {
         self.send(sel, 2)
     }
 
-    /// Special selector sends: arithmetic and comparisons on SmallIntegers
-    /// are answered inline; `==` and `class` never send.
-    #[inline(always)]
-    pub(crate) fn special_send(&mut self, k: usize) -> Result<(), Fault> {
-        if k < 16 {
-            let a = self.stack_value(1);
-            let b = self.stack_value(0);
-            if a.is_small_integer() && b.is_small_integer() {
-                let (x, y) = (a.small_int_value(), b.small_int_value());
-                let r = match k {
-                    0 => Oop::try_small_int(x + y),
-                    1 => Oop::try_small_int(x - y),
-                    2 => Some(self.boolean(x < y)),
-                    3 => Some(self.boolean(x > y)),
-                    4 => Some(self.boolean(x <= y)),
-                    5 => Some(self.boolean(x >= y)),
-                    6 => Some(self.boolean(x == y)),
-                    7 => Some(self.boolean(x != y)),
-                    _ => self.small_int_special_rare(k, x, y),
-                };
-                if let Some(r) = r {
-                    self.pop_n(2);
-                    self.push(r);
-                    return Ok(());
-                }
-            }
-        }
-        self.special_send_slow(k)
-    }
-
     /// The less common SmallInteger special selectors (* / \\ bitShift: // bitAnd: bitOr:).
     #[inline(never)]
-    fn small_int_special_rare(&self, k: usize, x: i64, y: i64) -> Option<Oop> {
+    pub(crate) fn small_int_special_rare(&self, k: usize, x: i64, y: i64) -> Option<Oop> {
         match k {
             8 => x.checked_mul(y).and_then(Oop::try_small_int),
             9 => (y != 0 && x % y == 0).then(|| Oop::small_int(x / y)),
@@ -377,9 +448,10 @@ impl Vm {
         }
     }
 
-    /// `==`, `class`, and real sends of the special selectors.
+    /// Special selector `k` when the bytecode loop's inline paths (see
+    /// `regs.rs`) did not answer it: `==`, `class`, and real sends.
     #[inline(never)]
-    fn special_send_slow(&mut self, k: usize) -> Result<(), Fault> {
+    pub(crate) fn special_send(&mut self, k: usize) -> Result<(), Fault> {
         if k == 22 {
             let b = self.pop();
             let a = self.pop();

@@ -1,0 +1,301 @@
+//! The interpreter registers in locals, and the hot operations on them.
+//!
+//! The bytecode loops (`run_v3`, `run_sista`) copy ip, sp, fp and the
+//! method out of the [`Vm`] into a [`Regs`] value on entry, so that the
+//! compiler keeps them in machine registers instead of loading and storing
+//! struct fields on every bytecode. Before anything out of line that reads
+//! or changes them (a send that misses the method cache, a primitive, a
+//! context access, an allocation) the loop writes them back with
+//! [`Vm::sync`], and reads them again afterwards with [`Vm::regs`].
+//!
+//! Invariant: inside a bytecode loop `Regs` is the truth and the `Vm`'s
+//! fields are stale between sync points; everywhere else the `Vm`'s fields
+//! are the truth. `Vm::bytecode_set` is kept current in both, because the
+//! loops leave when it changes.
+//!
+//! The fast paths here cover what dominates real programs: pushes and
+//! stores, SmallInteger arithmetic and comparisons (a comparison followed
+//! by a conditional jump does not push its Boolean), sends that hit the
+//! method cache and need no primitive, and returns to a caller frame.
+
+use super::frame::*;
+use super::{Fault, Trace, Vm};
+use gc::method::BytecodeSet;
+use gc::specials::so;
+use gc::Oop;
+
+/// Context's object format: pointers, indexable, with instance variables.
+const CONTEXT_FORMAT: u8 = 3;
+/// Array's object format: indexable pointers only.
+const ARRAY_FORMAT: u8 = 2;
+
+/// ip, sp, fp and the active method, as the bytecode loops hold them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Regs {
+    pub ip: usize,
+    pub sp: usize,
+    pub fp: usize,
+    pub method: Oop,
+}
+
+/// The bytecode set named by a frame's flags word.
+#[inline(always)]
+fn flags_set(flags: u64) -> BytecodeSet {
+    if flags & FLAG_SISTA != 0 {
+        BytecodeSet::SistaV1
+    } else {
+        BytecodeSet::V3PlusClosures
+    }
+}
+
+impl Vm {
+    /// The registers, for a bytecode loop to work on.
+    #[inline(always)]
+    pub(crate) fn regs(&self) -> Regs {
+        Regs {
+            ip: self.ip,
+            sp: self.sp,
+            fp: self.fp,
+            method: self.method,
+        }
+    }
+
+    /// Writes a bytecode loop's registers back into the VM.
+    #[inline(always)]
+    pub(crate) fn sync(&mut self, r: &Regs) {
+        self.ip = r.ip;
+        self.sp = r.sp;
+        self.fp = r.fp;
+        self.method = r.method;
+    }
+
+    #[inline(always)]
+    pub(crate) fn r_fetch(&self, r: &mut Regs) -> u8 {
+        let b = self.heap.byte_at(r.method, r.ip);
+        r.ip += 1;
+        b
+    }
+
+    /// The next byte, without consuming it.
+    #[inline(always)]
+    pub(crate) fn r_peek(&self, r: &Regs) -> u8 {
+        self.heap.byte_at(r.method, r.ip)
+    }
+
+    #[inline(always)]
+    pub(crate) fn r_push(&mut self, r: &mut Regs, v: Oop) {
+        r.sp -= 1;
+        self.stack[r.sp] = v.0;
+    }
+
+    #[inline(always)]
+    pub(crate) fn r_pop(&self, r: &mut Regs) -> Oop {
+        let v = Oop(self.stack[r.sp]);
+        r.sp += 1;
+        v
+    }
+
+    /// The value `i` below the top (0 is the top).
+    #[inline(always)]
+    pub(crate) fn r_at(&self, r: &Regs, i: usize) -> Oop {
+        Oop(self.stack[r.sp + i])
+    }
+
+    #[inline(always)]
+    pub(crate) fn r_temp(&self, r: &Regs, i: usize) -> Oop {
+        Oop(self.stack[self.temp_index(r.fp, i)])
+    }
+
+    #[inline(always)]
+    pub(crate) fn r_set_temp(&mut self, r: &Regs, i: usize, v: Oop) {
+        let idx = self.temp_index(r.fp, i);
+        self.stack[idx] = v.0;
+    }
+
+    #[inline(always)]
+    pub(crate) fn r_receiver(&self, r: &Regs) -> Oop {
+        Oop(self.stack[r.fp - 4])
+    }
+
+    #[inline(always)]
+    pub(crate) fn r_literal(&self, r: &Regs, i: usize) -> Oop {
+        self.heap.slot(r.method, 1 + i)
+    }
+
+    /// Instance variable `i` of the receiver. None for a receiver with
+    /// Context's format (indexable with instance variables), which is left
+    /// to `receiver_var`: a married Context's fields live in its frame.
+    #[inline(always)]
+    pub(crate) fn r_receiver_var(&self, r: &Regs, i: usize) -> Option<Oop> {
+        let rcvr = self.r_receiver(r);
+        if !rcvr.is_object() || self.heap.header(rcvr).format() == CONTEXT_FORMAT {
+            return None;
+        }
+        Some(self.heap.slot(rcvr, i))
+    }
+
+    /// Stores into instance variable `i` of a mutable receiver without
+    /// Context's format; false leaves the store to `store_receiver_var`.
+    #[inline(always)]
+    pub(crate) fn r_store_receiver_var(&mut self, r: &Regs, i: usize, v: Oop) -> bool {
+        let rcvr = self.r_receiver(r);
+        if !rcvr.is_object() {
+            return false;
+        }
+        let h = self.heap.header(rcvr);
+        if h.is_immutable() || h.format() == CONTEXT_FORMAT {
+            return false;
+        }
+        self.heap.set_slot(rcvr, i, v);
+        true
+    }
+
+    /// SmallInteger arithmetic for special selector `k` (0..16) on `x` and
+    /// `y`; None when the answer is not a SmallInteger or needs a send.
+    #[inline(always)]
+    pub(crate) fn small_int_arith(&self, k: usize, x: i64, y: i64) -> Option<Oop> {
+        match k {
+            0 => Oop::try_small_int(x + y),
+            1 => Oop::try_small_int(x - y),
+            _ => self.small_int_special_rare(k, x, y),
+        }
+    }
+
+    /// `at:` (special selector 16) or `at:put:` (17) on an object with
+    /// only indexable pointer fields (an Array) and an index in range, done
+    /// here when the method a send would run is the `at:` / `at:put:`
+    /// primitive (a method cache hit says so). False leaves it to the send.
+    #[inline(always)]
+    pub(crate) fn r_array_at(&mut self, r: &mut Regs, put: bool) -> bool {
+        let (nargs, prim, k) = if put { (2, 61, 17) } else { (1, 60, 16) };
+        let rcvr = Oop(self.stack[r.sp + nargs]);
+        let index = Oop(self.stack[r.sp + nargs - 1]);
+        if !rcvr.is_object() || !index.is_small_integer() {
+            return false;
+        }
+        let h = self.heap.header(rcvr);
+        if h.format() != ARRAY_FORMAT || (put && h.is_immutable()) {
+            return false;
+        }
+        let selector = self.heap.slot(self.heap.special(so::SPECIAL_SELECTORS), k * 2);
+        match self.cache.probe(h.class_index() as u64 + 1, selector) {
+            Some((_, p)) if p == prim => {}
+            _ => return false,
+        }
+        let i = index.small_int_value();
+        if i < 1 || i as usize > self.heap.num_slots(rcvr) {
+            return false;
+        }
+        let v = if put {
+            let v = Oop(self.stack[r.sp]);
+            self.heap.set_slot(rcvr, i as usize - 1, v);
+            v
+        } else {
+            self.heap.slot(rcvr, i as usize - 1)
+        };
+        r.sp += nargs;
+        self.stack[r.sp] = v.0;
+        true
+    }
+
+    /// A send from a bytecode loop. A cache hit on a method without a
+    /// primitive is activated here; everything else goes through `send`.
+    #[inline(always)]
+    pub(crate) fn r_send(&mut self, r: &mut Regs, selector: Oop, nargs: usize) -> Result<(), Fault> {
+        let rcvr = Oop(self.stack[r.sp + nargs]);
+        let key = self.heap.class_index_of(rcvr) as u64 + 1;
+        if let Some((m, 0)) = self.cache.probe(key, selector) {
+            if r.sp >= FRAME_HEADROOM + 64 && self.options.trace == Trace::None {
+                self.counters.sends += 1;
+                self.r_activate(r, m, nargs, rcvr);
+                return Ok(());
+            }
+        }
+        self.sync(r);
+        self.send(selector, nargs)?;
+        *r = self.regs();
+        Ok(())
+    }
+
+    /// Pushes a frame for `m`, whose receiver and arguments are on the
+    /// stack (the layout is `frame.rs`'s; `activate_method` is the general
+    /// version, with primitive failure codes).
+    #[inline(always)]
+    fn r_activate(&mut self, r: &mut Regs, m: Oop, nargs: usize, rcvr: Oop) {
+        let h = self.method_header(m);
+        let fp = r.sp - 2;
+        self.stack[fp + 1] = r.ip as u64;
+        self.stack[fp] = r.fp as u64;
+        self.stack[fp - 1] = m.0;
+        self.stack[fp - 2] = 0;
+        self.stack[fp - 3] = nargs as u64 | set_flag(h);
+        self.stack[fp - 4] = rcvr.0;
+        let mut sp = fp - 4;
+        let nil = self.nil().0;
+        for _ in nargs..h.num_temps() {
+            sp -= 1;
+            self.stack[sp] = nil;
+        }
+        r.fp = fp;
+        r.sp = sp;
+        r.ip = h.initial_pc();
+        r.method = m;
+        self.bytecode_set = h.bytecode_set();
+    }
+
+    /// Returns `value` from the active frame to its caller: here when the
+    /// caller is a frame and no Context is married to the returning frame,
+    /// else through `return_value`.
+    #[inline(always)]
+    pub(crate) fn r_return(&mut self, r: &mut Regs, value: Oop) -> Result<(), Fault> {
+        let fp = r.fp;
+        let caller_fp = self.stack[fp];
+        if self.stack[fp - 2] == 0 && caller_fp != BASE_FRAME {
+            let caller_fp = caller_fp as usize;
+            let caller_flags = self.stack[caller_fp - 3];
+            if caller_flags & FLAG_DISCARD_RESULT == 0 {
+                let nargs = (self.stack[fp - 3] & 0xff) as usize;
+                r.ip = self.stack[fp + 1] as usize;
+                r.sp = fp + 2 + nargs;
+                self.stack[r.sp] = value.0;
+                r.fp = caller_fp;
+                r.method = Oop(self.stack[caller_fp - 1]);
+                self.bytecode_set = flags_set(caller_flags);
+                return Ok(());
+            }
+        }
+        self.sync(r);
+        self.return_value(value)?;
+        *r = self.regs();
+        Ok(())
+    }
+
+    /// `^ value`: from a method, a return to its caller; from a block, a
+    /// non-local return.
+    #[inline(always)]
+    pub(crate) fn r_method_return(&mut self, r: &mut Regs, value: Oop) -> Result<(), Fault> {
+        if self.stack[r.fp - 3] & FLAG_BLOCK == 0 {
+            return self.r_return(r, value);
+        }
+        self.sync(r);
+        self.non_local_return(value)?;
+        *r = self.regs();
+        Ok(())
+    }
+
+    /// Pops the top and jumps `off` bytes when it is `cond`; a non-Boolean
+    /// is sent `mustBeBoolean`.
+    #[inline(always)]
+    pub(crate) fn r_jump_if(&mut self, r: &mut Regs, cond: bool, off: usize) -> Result<(), Fault> {
+        let v = self.r_pop(r);
+        if v == self.boolean(cond) {
+            r.ip += off;
+        } else if v != self.boolean(!cond) {
+            r.sp -= 1;
+            self.sync(r);
+            self.must_be_boolean()?;
+            *r = self.regs();
+        }
+        Ok(())
+    }
+}
