@@ -299,3 +299,36 @@ impl Vm {
         Ok(())
     }
 }
+
+/// Maps every byte to the largest of `starts` (ascending, from 0) not
+/// above it: the first bytecode of the match arm that handles it. The
+/// bytecode loops match on that instead of on the bytecode, because a match
+/// on single values compiles to one jump table, while range patterns compile
+/// to a chain of comparisons first.
+pub(crate) const fn arm_table(starts: &[u8]) -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    let mut k = 0;
+    while i < 256 {
+        if k + 1 < starts.len() && starts[k + 1] as usize == i {
+            k += 1;
+        }
+        t[i] = starts[k];
+        i += 1;
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::arm_table;
+
+    #[test]
+    fn arm_table_maps_each_byte_to_its_arm_start() {
+        let t = arm_table(&[0, 10, 11, 200]);
+        assert!(t[..10].iter().all(|&a| a == 0));
+        assert_eq!(t[10], 10);
+        assert!(t[11..200].iter().all(|&a| a == 11));
+        assert!(t[200..].iter().all(|&a| a == 200));
+    }
+}

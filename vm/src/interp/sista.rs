@@ -57,21 +57,21 @@ impl Vm {
             let mut ext_b: i64 = 0;
             loop {
                 let b = self.r_fetch(&mut r);
-                match b {
-                    0..=15 => match self.r_receiver_var(&r, b as usize) {
+                match SISTA_ARM[b as usize] {
+                    0 => match self.r_receiver_var(&r, b as usize) {
                         Some(v) => self.r_push(&mut r, v),
                         None => slow!(self.receiver_var(b as usize).map(|v| self.push(v))),
                     },
-                    16..=31 => {
+                    16 => {
                         let a = self.r_literal(&r, b as usize & 15);
                         let v = self.heap.slot(a, association::VALUE);
                         self.r_push(&mut r, v);
                     }
-                    32..=63 => {
+                    32 => {
                         let v = self.r_literal(&r, b as usize & 31);
                         self.r_push(&mut r, v);
                     }
-                    64..=75 => {
+                    64 => {
                         let v = self.r_temp(&r, b as usize & 15);
                         self.r_push(&mut r, v);
                     }
@@ -101,7 +101,7 @@ impl Vm {
                         check_set!();
                         tick!();
                     }
-                    89..=91 => {
+                    89 => {
                         let v = match b {
                             89 => self.heap.true_obj(),
                             90 => self.heap.false_obj(),
@@ -129,7 +129,7 @@ impl Vm {
                         tick!();
                     }
                     95 => {} // nop
-                    96..=127 => {
+                    96 => {
                         let k = (b - 96) as usize;
                         let (x, y) = (self.r_at(&r, 1), self.r_at(&r, 0));
                         if k < 16 && x.is_small_integer() && y.is_small_integer() {
@@ -160,22 +160,22 @@ impl Vm {
                         }
                         slow!(self.special_send(k));
                     }
-                    128..=175 => {
+                    128 => {
                         let sel = self.r_literal(&r, b as usize & 15);
                         self.r_send(&mut r, sel, (b as usize - 128) >> 4)?;
                         check_set!();
                         tick!();
                     }
-                    176..=183 => r.ip += (b as usize & 7) + 1,
-                    184..=191 => self.r_jump_if(&mut r, true, (b as usize & 7) + 1)?,
-                    192..=199 => self.r_jump_if(&mut r, false, (b as usize & 7) + 1)?,
-                    200..=207 => {
+                    176 => r.ip += (b as usize & 7) + 1,
+                    184 => self.r_jump_if(&mut r, true, (b as usize & 7) + 1)?,
+                    192 => self.r_jump_if(&mut r, false, (b as usize & 7) + 1)?,
+                    200 => {
                         let v = self.r_pop(&mut r);
                         if !self.r_store_receiver_var(&r, b as usize & 7, v) {
                             slow!(self.store_receiver_var(b as usize & 7, v));
                         }
                     }
-                    208..=215 => {
+                    208 => {
                         let v = self.r_pop(&mut r);
                         self.r_set_temp(&r, b as usize & 7, v);
                     }
@@ -322,7 +322,7 @@ impl Vm {
                         let vec = self.r_temp(&r, t);
                         self.heap.set_slot(vec, i, v);
                     }
-                    84..=87 | 218..=223 | 230 | 236 | 246 | 247 | 254 | 255 => {
+                    _ => {
                         self.sync(&r);
                         return self.unknown_bytecode(b).map(|()| budget);
                     }
@@ -404,3 +404,10 @@ pub(crate) fn small_int_compare(k: usize, x: i64, y: i64) -> Option<bool> {
         _ => None,
     }
 }
+
+/// Bytecode -> the first bytecode of its arm in `run_sista`'s match.
+static SISTA_ARM: [u8; 256] = super::regs::arm_table(&[
+    0, 16, 32, 64, 76, 77, 78, 79, 80, 81, 82, 83, 84, 88, 89, 92, 93, 94, 95, 96, 128, 176, 184, 192, 200,
+    208, 216, 217, 218, 224, 225, 226, 227, 228, 229, 230, 231, 232, 233, 234, 235, 236, 237, 238, 240, 241,
+    242, 243, 244, 245, 246, 248, 249, 250, 251, 252, 254,
+]);

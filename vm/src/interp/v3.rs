@@ -55,31 +55,31 @@ impl Vm {
                 budget -= 1;
             }
             let b = self.r_fetch(&mut r);
-            match b {
-                0..=15 => match self.r_receiver_var(&r, b as usize) {
+            match V3_ARM[b as usize] {
+                0 => match self.r_receiver_var(&r, b as usize) {
                     Some(v) => self.r_push(&mut r, v),
                     None => slow!(self.receiver_var(b as usize).map(|v| self.push(v))),
                 },
-                16..=31 => {
+                16 => {
                     let v = self.r_temp(&r, b as usize & 15);
                     self.r_push(&mut r, v);
                 }
-                32..=63 => {
+                32 => {
                     let v = self.r_literal(&r, b as usize & 31);
                     self.r_push(&mut r, v);
                 }
-                64..=95 => {
+                64 => {
                     let a = self.r_literal(&r, b as usize & 31);
                     let v = self.heap.slot(a, association::VALUE);
                     self.r_push(&mut r, v);
                 }
-                96..=103 => {
+                96 => {
                     let v = self.r_pop(&mut r);
                     if !self.r_store_receiver_var(&r, b as usize & 7, v) {
                         slow!(self.store_receiver_var(b as usize & 7, v));
                     }
                 }
-                104..=111 => {
+                104 => {
                     let v = self.r_pop(&mut r);
                     self.r_set_temp(&r, b as usize & 7, v);
                 }
@@ -90,8 +90,8 @@ impl Vm {
                 113 => self.r_push(&mut r, self.heap.true_obj()),
                 114 => self.r_push(&mut r, self.heap.false_obj()),
                 115 => self.r_push(&mut r, self.heap.nil()),
-                116..=119 => self.r_push(&mut r, Oop::small_int(b as i64 - 117)),
-                120..=123 => {
+                116 => self.r_push(&mut r, Oop::small_int(b as i64 - 117)),
+                120 => {
                     let v = match b {
                         120 => self.r_receiver(&r),
                         121 => self.heap.true_obj(),
@@ -229,9 +229,9 @@ impl Vm {
                     let size = (hi << 8) | lo;
                     slow!(self.push_block_closure((d >> 4) as usize, (d & 15) as usize, size));
                 }
-                144..=151 => r.ip += (b as usize & 7) + 1,
-                152..=159 => self.r_jump_if(&mut r, false, (b as usize & 7) + 1)?,
-                160..=167 => {
+                144 => r.ip += (b as usize & 7) + 1,
+                152 => self.r_jump_if(&mut r, false, (b as usize & 7) + 1)?,
+                160 => {
                     let d = self.r_fetch(&mut r) as isize;
                     let off = ((b as isize & 7) - 4) * 256 + d;
                     r.ip = (r.ip as isize + off) as usize;
@@ -239,11 +239,11 @@ impl Vm {
                         tick!();
                     }
                 }
-                168..=175 => {
+                168 => {
                     let d = self.r_fetch(&mut r) as usize;
                     self.r_jump_if(&mut r, b < 172, (b as usize & 3) * 256 + d)?;
                 }
-                176..=207 => {
+                176 => {
                     let k = (b - 176) as usize;
                     let (x, y) = (self.r_at(&r, 1), self.r_at(&r, 0));
                     if k < 16 && x.is_small_integer() && y.is_small_integer() {
@@ -274,13 +274,13 @@ impl Vm {
                     }
                     slow!(self.special_send(k));
                 }
-                208..=255 => {
+                208 => {
                     let sel = self.r_literal(&r, (b & 15) as usize);
                     self.r_send(&mut r, sel, ((b - 208) >> 4) as usize)?;
                     check_set!();
                     tick!();
                 }
-                126 | 127 => {
+                _ => {
                     self.sync(&r);
                     return self.unknown_bytecode(b).map(|()| budget);
                 }
@@ -470,3 +470,9 @@ impl Vm {
         self.send(sel, nargs)
     }
 }
+
+/// Bytecode -> the first bytecode of its arm in `run_v3`'s match.
+static V3_ARM: [u8; 256] = super::regs::arm_table(&[
+    0, 16, 32, 64, 96, 104, 112, 113, 114, 115, 116, 120, 124, 125, 126, 128, 129, 131, 132, 133, 134, 135,
+    136, 137, 138, 139, 140, 141, 143, 144, 152, 160, 168, 176, 208,
+]);
