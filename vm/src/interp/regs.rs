@@ -153,12 +153,49 @@ impl Vm {
     /// SmallInteger arithmetic for special selector `k` (0..16) on `x` and
     /// `y`; None when the answer is not a SmallInteger or needs a send.
     #[inline(always)]
-    pub(crate) fn small_int_arith(&self, k: usize, x: i64, y: i64) -> Option<Oop> {
+    fn small_int_arith(&self, k: usize, x: i64, y: i64) -> Option<Oop> {
         match k {
             0 => Oop::try_small_int(x + y),
             1 => Oop::try_small_int(x - y),
             _ => self.small_int_special_rare(k, x, y),
         }
+    }
+
+    /// Special selector `k` without a send where possible: SmallInteger
+    /// arithmetic and comparisons, and Array `at:`/`at:put:`. A comparison
+    /// followed by a short conditional jump (decoded by `jump` for the
+    /// loop's bytecode set as: jumps when, offset) takes the Boolean without
+    /// pushing it. False: nothing was done, the loop sends.
+    #[inline(always)]
+    pub(crate) fn r_special_inline(
+        &mut self,
+        r: &mut Regs,
+        k: usize,
+        jump: fn(u8) -> Option<(bool, usize)>,
+    ) -> bool {
+        let (x, y) = (self.r_at(r, 1), self.r_at(r, 0));
+        if k < 16 && x.is_small_integer() && y.is_small_integer() {
+            let (x, y) = (x.small_int_value(), y.small_int_value());
+            if let Some(c) = small_int_compare(k, x, y) {
+                r.sp += 2;
+                match jump(self.r_peek(r)) {
+                    Some((when, off)) => {
+                        r.ip += 1;
+                        if c == when {
+                            r.ip += off;
+                        }
+                    }
+                    None => self.r_push(r, self.boolean(c)),
+                }
+                return true;
+            }
+            if let Some(v) = self.small_int_arith(k, x, y) {
+                r.sp += 1;
+                self.stack[r.sp] = v.0;
+                return true;
+            }
+        }
+        (k == 16 || k == 17) && self.r_array_at(r, k == 17)
     }
 
     /// `at:` (special selector 16) or `at:put:` (17) on an object with
@@ -317,6 +354,21 @@ pub(crate) const fn arm_table(starts: &[u8]) -> [u8; 256] {
         i += 1;
     }
     t
+}
+
+/// The Boolean answer of SmallInteger comparison special selectors
+/// (`<` `>` `<=` `>=` `=` `~=`, special selector indices 2..7).
+#[inline(always)]
+pub(crate) fn small_int_compare(k: usize, x: i64, y: i64) -> Option<bool> {
+    match k {
+        2 => Some(x < y),
+        3 => Some(x > y),
+        4 => Some(x <= y),
+        5 => Some(x >= y),
+        6 => Some(x == y),
+        7 => Some(x != y),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

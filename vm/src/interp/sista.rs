@@ -131,31 +131,7 @@ impl Vm {
                     95 => {} // nop
                     96 => {
                         let k = (b - 96) as usize;
-                        let (x, y) = (self.r_at(&r, 1), self.r_at(&r, 0));
-                        if k < 16 && x.is_small_integer() && y.is_small_integer() {
-                            let (x, y) = (x.small_int_value(), y.small_int_value());
-                            if let Some(c) = small_int_compare(k, x, y) {
-                                r.sp += 2;
-                                // A conditional jump right after a comparison
-                                // takes the Boolean without pushing it.
-                                let next = self.r_peek(&r);
-                                if (184..=199).contains(&next) {
-                                    r.ip += 1;
-                                    if c == (next < 192) {
-                                        r.ip += (next as usize & 7) + 1;
-                                    }
-                                } else {
-                                    self.r_push(&mut r, self.boolean(c));
-                                }
-                                continue 'bytecodes;
-                            }
-                            if let Some(v) = self.small_int_arith(k, x, y) {
-                                r.sp += 1;
-                                self.stack[r.sp] = v.0;
-                                continue 'bytecodes;
-                            }
-                        }
-                        if (k == 16 || k == 17) && self.r_array_at(&mut r, k == 17) {
+                        if self.r_special_inline(&mut r, k, sista_short_jump) {
                             continue 'bytecodes;
                         }
                         slow!(self.special_send(k));
@@ -390,19 +366,10 @@ impl Vm {
     }
 }
 
-/// The Boolean answer of SmallInteger comparison special selectors
-/// (`<` `>` `<=` `>=` `=` `~=`, special selector indices 2..7).
+/// A SistaV1 short conditional jump: (jumps when, offset).
 #[inline(always)]
-pub(crate) fn small_int_compare(k: usize, x: i64, y: i64) -> Option<bool> {
-    match k {
-        2 => Some(x < y),
-        3 => Some(x > y),
-        4 => Some(x <= y),
-        5 => Some(x >= y),
-        6 => Some(x == y),
-        7 => Some(x != y),
-        _ => None,
-    }
+fn sista_short_jump(b: u8) -> Option<(bool, usize)> {
+    (184..=199).contains(&b).then(|| (b < 192, (b as usize & 7) + 1))
 }
 
 /// Bytecode -> the first bytecode of its arm in `run_sista`'s match.

@@ -1,6 +1,5 @@
 //! The V3PlusClosures bytecode set (Squeak up to 5.x).
 
-use super::sista::small_int_compare;
 use super::{Fault, Vm};
 use gc::method::BytecodeSet;
 use gc::specials::{association, closure, so};
@@ -245,31 +244,7 @@ impl Vm {
                 }
                 176 => {
                     let k = (b - 176) as usize;
-                    let (x, y) = (self.r_at(&r, 1), self.r_at(&r, 0));
-                    if k < 16 && x.is_small_integer() && y.is_small_integer() {
-                        let (x, y) = (x.small_int_value(), y.small_int_value());
-                        if let Some(c) = small_int_compare(k, x, y) {
-                            r.sp += 2;
-                            // A short jumpFalse right after a comparison takes
-                            // the Boolean without pushing it.
-                            let next = self.r_peek(&r);
-                            if (152..=159).contains(&next) {
-                                r.ip += 1;
-                                if !c {
-                                    r.ip += (next as usize & 7) + 1;
-                                }
-                            } else {
-                                self.r_push(&mut r, self.boolean(c));
-                            }
-                            continue 'bytecodes;
-                        }
-                        if let Some(v) = self.small_int_arith(k, x, y) {
-                            r.sp += 1;
-                            self.stack[r.sp] = v.0;
-                            continue 'bytecodes;
-                        }
-                    }
-                    if (k == 16 || k == 17) && self.r_array_at(&mut r, k == 17) {
+                    if self.r_special_inline(&mut r, k, v3_short_jump) {
                         continue 'bytecodes;
                     }
                     slow!(self.special_send(k));
@@ -469,6 +444,12 @@ impl Vm {
         let nargs = self.heap.slot(specials, k * 2 + 1).as_small_int().unwrap_or(0) as usize;
         self.send(sel, nargs)
     }
+}
+
+/// A V3 short jumpFalse: (jumps when, offset).
+#[inline(always)]
+fn v3_short_jump(b: u8) -> Option<(bool, usize)> {
+    (152..=159).contains(&b).then(|| (false, (b as usize & 7) + 1))
 }
 
 /// Bytecode -> the first bytecode of its arm in `run_v3`'s match.
