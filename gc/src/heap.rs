@@ -453,6 +453,34 @@ impl Heap {
         self.mem.u8_at(obj.addr() + WORD + i)
     }
 
+    /// The size in bytes of a CompiledMethod's body (header, literals,
+    /// bytecodes, trailer), after checking that it lies in committed
+    /// memory. The interpreter fetches bytecodes below it with
+    /// [`Heap::code_byte`].
+    #[inline]
+    pub fn code_len(&self, method: Oop) -> usize {
+        let h = self.header(method);
+        let slots = match h.num_slots_field() {
+            header::OVERFLOW_SLOTS => self.num_slots(method),
+            n => n,
+        };
+        let n = slots * WORD - format::unused_bytes(h.format());
+        self.mem.bytes(method.addr() + WORD, n);
+        n
+    }
+
+    /// Byte `i` of `method`'s body, without the heap's range check.
+    ///
+    /// # Safety
+    /// `i < self.code_len(method)`, taken with no collection since (a
+    /// collection may move the method or decommit its memory).
+    #[inline(always)]
+    pub unsafe fn code_byte(&self, method: Oop, i: usize) -> u8 {
+        // SAFETY: `code_len` checked that the body lies in committed memory,
+        // and the caller guarantees no collection decommitted it since.
+        unsafe { self.mem.u8_at_unchecked(method.addr() + WORD + i) }
+    }
+
     pub fn set_byte_at(&mut self, obj: Oop, i: usize, v: u8) {
         self.mem.set_u8_at(obj.addr() + WORD + i, v)
     }
@@ -868,6 +896,30 @@ mod tests {
         assert_eq!(all, vec![a, b, big]);
         h.set_slot(big, 299, a);
         assert_eq!(h.slot(big, 299), a);
+    }
+
+    #[test]
+    fn code_len_is_the_byte_size_and_code_byte_reads_it() {
+        let mut h = small_heap();
+        // A method-format object of 3 words with 5 unused bytes: 19 bytes,
+        // and one with more slots than the header's count field holds.
+        let m = h
+            .allocate(40, format::with_length(format::COMPILED_METHOD, 19), 3, Oop(0))
+            .unwrap();
+        let big = h
+            .allocate(
+                40,
+                format::with_length(format::COMPILED_METHOD, 300 * 8 - 1),
+                300,
+                Oop(0),
+            )
+            .unwrap();
+        h.set_byte_at(m, 18, 0xab);
+        assert_eq!(h.code_len(m), h.byte_size(m));
+        assert_eq!(h.code_len(m), 19);
+        assert_eq!(h.code_len(big), 300 * 8 - 1);
+        // SAFETY: index below code_len, no collection since.
+        assert_eq!(unsafe { h.code_byte(m, 18) }, 0xab);
     }
 
     #[test]

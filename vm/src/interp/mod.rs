@@ -105,6 +105,8 @@ pub struct Vm {
     pub(crate) method: Oop,
     pub(crate) bytecode_set: BytecodeSet,
     pub(crate) cache: send::MethodCache,
+    /// `heap.code_len` of the method a bytecode loop runs (see `regs.rs`).
+    pub(crate) code_len: usize,
     pub counters: Counters,
     pub(crate) quit: Option<i32>,
     pub(crate) started: Instant,
@@ -179,6 +181,7 @@ impl Vm {
             method: Oop(0),
             bytecode_set: BytecodeSet::V3PlusClosures,
             cache: send::MethodCache::new(),
+            code_len: 0,
             counters: Counters::default(),
             quit: None,
             started: Instant::now(),

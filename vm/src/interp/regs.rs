@@ -1,4 +1,5 @@
 //! The interpreter registers in locals, and the hot operations on them.
+//! The one `unsafe` block is the bytecode fetch (see [`Vm::r_peek`]).
 //!
 //! The bytecode loops (`run_v3`, `run_sista`) copy ip, sp, fp and the
 //! method out of the [`Vm`] into a [`Regs`] value on entry, so that the
@@ -17,6 +18,15 @@
 //! stores, SmallInteger arithmetic and comparisons (a comparison followed
 //! by a conditional jump does not push its Boolean), sends that hit the
 //! method cache and need no primitive, and returns to a caller frame.
+//!
+//! Bytecode fetch: the heap's accessors check every address against
+//! committed memory, which costs about a fifth of the loop's time. The
+//! loops check the ip against `Vm::code_len` instead, the active method's
+//! size as `Heap::code_len` validated it when the method became active (kept
+//! in method cache entries for sends, taken again on returns and by
+//! [`Vm::regs`]). Only a collection moves objects or decommits memory, and
+//! collections run only out of line, after which the loops call `regs`.
+//! Debug builds check `code_len` on every fetch.
 
 use super::frame::*;
 use super::{Fault, Trace, Vm};
@@ -51,7 +61,8 @@ fn flags_set(flags: u64) -> BytecodeSet {
 impl Vm {
     /// The registers, for a bytecode loop to work on.
     #[inline(always)]
-    pub(crate) fn regs(&self) -> Regs {
+    pub(crate) fn regs(&mut self) -> Regs {
+        self.code_len = self.heap.code_len(self.method);
         Regs {
             ip: self.ip,
             sp: self.sp,
@@ -71,7 +82,7 @@ impl Vm {
 
     #[inline(always)]
     pub(crate) fn r_fetch(&self, r: &mut Regs) -> u8 {
-        let b = self.heap.byte_at(r.method, r.ip);
+        let b = self.r_peek(r);
         r.ip += 1;
         b
     }
@@ -79,6 +90,22 @@ impl Vm {
     /// The next byte, without consuming it.
     #[inline(always)]
     pub(crate) fn r_peek(&self, r: &Regs) -> u8 {
+        if r.ip < self.code_len {
+            debug_assert_eq!(self.code_len, self.heap.code_len(r.method), "stale code_len");
+            // SAFETY: `code_len` was taken for `r.method` with no collection
+            // since: `regs`, `r_activate` and `r_return` take it whenever the
+            // method changes, and collections happen only out of line, after
+            // which the loops call `regs`.
+            unsafe { self.heap.code_byte(r.method, r.ip) }
+        } else {
+            self.byte_past_code(r)
+        }
+    }
+
+    /// A malformed method ran off its end: the checked read.
+    #[cold]
+    #[inline(never)]
+    fn byte_past_code(&self, r: &Regs) -> u8 {
         self.heap.byte_at(r.method, r.ip)
     }
 
@@ -216,7 +243,7 @@ impl Vm {
         }
         let selector = self.heap.slot(self.heap.special(so::SPECIAL_SELECTORS), k * 2);
         match self.cache.probe(h.class_index() as u64 + 1, selector) {
-            Some((_, p)) if p == prim => {}
+            Some(hit) if hit.primitive == prim => {}
             _ => return false,
         }
         let i = index.small_int_value();
@@ -241,10 +268,10 @@ impl Vm {
     pub(crate) fn r_send(&mut self, r: &mut Regs, selector: Oop, nargs: usize) -> Result<(), Fault> {
         let rcvr = Oop(self.stack[r.sp + nargs]);
         let key = self.heap.class_index_of(rcvr) as u64 + 1;
-        if let Some((m, 0)) = self.cache.probe(key, selector) {
-            if r.sp >= FRAME_HEADROOM + 64 && self.options.trace == Trace::None {
+        if let Some(hit) = self.cache.probe(key, selector) {
+            if hit.primitive == 0 && r.sp >= FRAME_HEADROOM + 64 && self.options.trace == Trace::None {
                 self.counters.sends += 1;
-                self.r_activate(r, m, nargs, rcvr);
+                self.r_activate(r, hit.method, hit.code_len as usize, nargs, rcvr);
                 return Ok(());
             }
         }
@@ -258,7 +285,7 @@ impl Vm {
     /// stack (the layout is `frame.rs`'s; `activate_method` is the general
     /// version, with primitive failure codes).
     #[inline(always)]
-    fn r_activate(&mut self, r: &mut Regs, m: Oop, nargs: usize, rcvr: Oop) {
+    fn r_activate(&mut self, r: &mut Regs, m: Oop, code_len: usize, nargs: usize, rcvr: Oop) {
         let h = self.method_header(m);
         let fp = r.sp - 2;
         self.stack[fp + 1] = r.ip as u64;
@@ -277,6 +304,7 @@ impl Vm {
         r.sp = sp;
         r.ip = h.initial_pc();
         r.method = m;
+        self.code_len = code_len;
         self.bytecode_set = h.bytecode_set();
     }
 
@@ -297,6 +325,7 @@ impl Vm {
                 self.stack[r.sp] = value.0;
                 r.fp = caller_fp;
                 r.method = Oop(self.stack[caller_fp - 1]);
+                self.code_len = self.heap.code_len(r.method);
                 self.bytecode_set = flags_set(caller_flags);
                 return Ok(());
             }

@@ -29,6 +29,18 @@ struct CacheEntry {
     selector: u64,
     method: u64,
     primitive: u32,
+    /// `heap.code_len(method)`, for the bytecode loops' fetch (index-keyed
+    /// entries only). The cache is flushed whenever objects move.
+    code_len: u32,
+}
+
+/// What a cache hit gives: the method, its primitive index (0 for none)
+/// and its `code_len`.
+#[derive(Clone, Copy)]
+pub(crate) struct Hit {
+    pub method: Oop,
+    pub primitive: u32,
+    pub code_len: u32,
 }
 
 /// Class-keyed entries are tagged so they never match an index key.
@@ -47,27 +59,37 @@ impl MethodCache {
     }
 
     #[inline]
-    pub(crate) fn probe(&self, key: u64, selector: Oop) -> Option<(Oop, u32)> {
+    pub(crate) fn probe(&self, key: u64, selector: Oop) -> Option<Hit> {
         let e = &self.entries[Self::index(key, selector)];
-        (e.key == key && e.selector == selector.0).then_some((Oop(e.method), e.primitive))
+        (e.key == key && e.selector == selector.0).then_some(Hit {
+            method: Oop(e.method),
+            primitive: e.primitive,
+            code_len: e.code_len,
+        })
     }
 
     #[inline]
-    fn fill(&mut self, key: u64, selector: Oop, method: Oop, primitive: u32) {
+    fn fill(&mut self, key: u64, selector: Oop, hit: Hit) {
         self.entries[Self::index(key, selector)] = CacheEntry {
             key,
             selector: selector.0,
-            method: method.0,
-            primitive,
+            method: hit.method.0,
+            primitive: hit.primitive,
+            code_len: hit.code_len,
         };
     }
 
     pub fn get(&self, class: Oop, selector: Oop) -> Option<Oop> {
-        self.probe(class.0 | CLASS_KEY_TAG, selector).map(|e| e.0)
+        self.probe(class.0 | CLASS_KEY_TAG, selector).map(|e| e.method)
     }
 
     pub fn put(&mut self, class: Oop, selector: Oop, method: Oop) {
-        self.fill(class.0 | CLASS_KEY_TAG, selector, method, 0)
+        let hit = Hit {
+            method,
+            primitive: 0,
+            code_len: 0,
+        };
+        self.fill(class.0 | CLASS_KEY_TAG, selector, hit)
     }
 
     pub fn flush(&mut self) {
@@ -164,7 +186,12 @@ impl Vm {
     pub(crate) fn send(&mut self, selector: Oop, nargs: usize) -> Result<(), Fault> {
         let rcvr = self.stack_value(nargs);
         let key = self.heap.class_index_of(rcvr) as u64 + 1;
-        if let Some((m, prim)) = self.cache.probe(key, selector) {
+        if let Some(Hit {
+            method: m,
+            primitive: prim,
+            ..
+        }) = self.cache.probe(key, selector)
+        {
             if self.options.trace == Trace::None {
                 self.counters.sends += 1;
                 return self.execute_cached(m, prim as usize, nargs);
@@ -184,7 +211,12 @@ impl Vm {
                 } else {
                     0
                 };
-                self.cache.fill(key, selector, m, prim as u32);
+                let hit = Hit {
+                    method: m,
+                    primitive: prim as u32,
+                    code_len: self.heap.code_len(m) as u32,
+                };
+                self.cache.fill(key, selector, hit);
             }
             _ => {}
         }
