@@ -403,6 +403,27 @@ pub(crate) fn small_int_compare(k: usize, x: i64, y: i64) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::arm_table;
+    use crate::interp::{RunOptions, Vm};
+
+    /// The fetch reads the method's bytes below `code_len`, and past it
+    /// (a malformed method running off its end) falls back to the heap's
+    /// checked read rather than reading unchecked.
+    #[test]
+    fn fetch_inside_and_past_the_method() {
+        let bytes = crate::default_image::bytes().expect("built-in kernel");
+        let img = images::load_image_bytes(bytes).unwrap();
+        let mut vm = Vm::new(img.heap, img.header, RunOptions::default()).unwrap();
+        let mut r = vm.regs();
+        let len = vm.heap.code_len(r.method);
+        assert_eq!(vm.code_len, len);
+        for ip in [r.ip, len - 1, len, len + 5] {
+            r.ip = ip;
+            assert_eq!(vm.r_peek(&r), vm.heap.byte_at(r.method, ip), "ip {ip}");
+        }
+        let before = r.ip;
+        let b = vm.r_fetch(&mut r);
+        assert_eq!((b, r.ip), (vm.heap.byte_at(r.method, before), before + 1));
+    }
 
     #[test]
     fn arm_table_maps_each_byte_to_its_arm_start() {
