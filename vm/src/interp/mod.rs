@@ -107,6 +107,9 @@ pub struct Vm {
     pub(crate) cache: send::MethodCache,
     /// `heap.code_len` of the method a bytecode loop runs (see `regs.rs`).
     pub(crate) code_len: usize,
+    /// The method `code_len` was taken for; `Oop(0)` once objects may have
+    /// moved.
+    pub(crate) code_len_for: Oop,
     pub counters: Counters,
     pub(crate) quit: Option<i32>,
     pub(crate) started: Instant,
@@ -182,6 +185,7 @@ impl Vm {
             bytecode_set: BytecodeSet::V3PlusClosures,
             cache: send::MethodCache::new(),
             code_len: 0,
+            code_len_for: Oop(0),
             counters: Counters::default(),
             quit: None,
             started: Instant::now(),

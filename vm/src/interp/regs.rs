@@ -23,9 +23,11 @@
 //! committed memory, which costs about a fifth of the loop's time. The
 //! loops check the ip against `Vm::code_len` instead, the active method's
 //! size as `Heap::code_len` validated it when the method became active (kept
-//! in method cache entries for sends, taken again on returns and by
-//! [`Vm::regs`]). Only a collection moves objects or decommits memory, and
-//! collections run only out of line, after which the loops call `regs`.
+//! in method cache entries for sends, taken again on returns, and by
+//! [`Vm::regs`] when the method is not `Vm::code_len_for`). Only a collection
+//! or a become moves or replaces objects or decommits memory; both run only
+//! out of line, through `with_heap_and_roots`, which forgets `code_len_for`,
+//! and the loops call `regs` after every out-of-line call.
 //! Debug builds check `code_len` on every fetch.
 
 use super::frame::*;
@@ -36,6 +38,9 @@ use gc::Oop;
 
 /// Context's object format: pointers, indexable, with instance variables.
 const CONTEXT_FORMAT: u8 = 3;
+/// Special selector `==`, and `class`: answered without a send.
+pub(crate) const SPECIAL_IDENTICAL: usize = 22;
+pub(crate) const SPECIAL_CLASS: usize = 23;
 /// Array's object format: indexable pointers only.
 const ARRAY_FORMAT: u8 = 2;
 
@@ -62,7 +67,10 @@ impl Vm {
     /// The registers, for a bytecode loop to work on.
     #[inline(always)]
     pub(crate) fn regs(&mut self) -> Regs {
-        self.code_len = self.heap.code_len(self.method);
+        if self.method != self.code_len_for {
+            self.code_len = self.heap.code_len(self.method);
+            self.code_len_for = self.method;
+        }
         Regs {
             ip: self.ip,
             sp: self.sp,
@@ -201,28 +209,58 @@ impl Vm {
         jump: fn(u8) -> Option<(bool, usize)>,
     ) -> bool {
         let (x, y) = (self.r_at(r, 1), self.r_at(r, 0));
-        if k < 16 && x.is_small_integer() && y.is_small_integer() {
-            let (x, y) = (x.small_int_value(), y.small_int_value());
-            if let Some(c) = small_int_compare(k, x, y) {
-                r.sp += 2;
-                match jump(self.r_peek(r)) {
-                    Some((when, off)) => {
-                        r.ip += 1;
-                        if c == when {
-                            r.ip += off;
-                        }
+        let ints = x.is_small_integer() && y.is_small_integer();
+        let compared = if k < 16 && ints {
+            small_int_compare(k, x.small_int_value(), y.small_int_value())
+        } else if k == SPECIAL_IDENTICAL {
+            self.identical(x, y)
+        } else {
+            None
+        };
+        if let Some(c) = compared {
+            r.sp += 2;
+            match jump(self.r_peek(r)) {
+                Some((when, off)) => {
+                    r.ip += 1;
+                    if c == when {
+                        r.ip += off;
                     }
-                    None => self.r_push(r, self.boolean(c)),
                 }
-                return true;
+                None => self.r_push(r, self.boolean(c)),
             }
-            if let Some(v) = self.small_int_arith(k, x, y) {
+            return true;
+        }
+        if k < 16 && ints {
+            if let Some(v) = self.small_int_arith(k, x.small_int_value(), y.small_int_value()) {
                 r.sp += 1;
                 self.stack[r.sp] = v.0;
                 return true;
             }
         }
         (k == 16 || k == 17) && self.r_array_at(r, k == 17)
+    }
+
+    /// `x == y` when neither is a forwarder (None: one may be, and
+    /// `special_send` follows them).
+    #[inline(always)]
+    fn identical(&self, x: Oop, y: Oop) -> Option<bool> {
+        let forwarded = |o: Oop| o.is_object() && self.heap.header(o).is_forwarder();
+        if x == y {
+            Some(true)
+        } else if forwarded(x) || forwarded(y) {
+            None
+        } else {
+            Some(false)
+        }
+    }
+
+    /// The selector and argument count of special selector `k`.
+    #[inline(always)]
+    pub(crate) fn special_selector(&self, k: usize) -> (Oop, usize) {
+        let specials = self.heap.special(so::SPECIAL_SELECTORS);
+        let sel = self.heap.slot(specials, k * 2);
+        let nargs = self.heap.slot(specials, k * 2 + 1).as_small_int().unwrap_or(0) as usize;
+        (sel, nargs)
     }
 
     /// `at:` (special selector 16) or `at:put:` (17) on an object with
@@ -269,9 +307,15 @@ impl Vm {
         let rcvr = Oop(self.stack[r.sp + nargs]);
         let key = self.heap.class_index_of(rcvr) as u64 + 1;
         if let Some(hit) = self.cache.probe(key, selector) {
-            if hit.primitive == 0 && r.sp >= FRAME_HEADROOM + 64 && self.options.trace == Trace::None {
+            if self.options.trace == Trace::None {
                 self.counters.sends += 1;
-                self.r_activate(r, hit.method, hit.code_len as usize, nargs, rcvr);
+                if hit.primitive == 0 && r.sp >= FRAME_HEADROOM + 64 {
+                    self.r_activate(r, hit.method, hit.code_len as usize, nargs, rcvr);
+                    return Ok(());
+                }
+                self.sync(r);
+                self.execute_cached(hit.method, hit.primitive as usize, nargs)?;
+                *r = self.regs();
                 return Ok(());
             }
         }
@@ -305,6 +349,7 @@ impl Vm {
         r.ip = h.initial_pc();
         r.method = m;
         self.code_len = code_len;
+        self.code_len_for = m;
         self.bytecode_set = h.bytecode_set();
     }
 
@@ -326,6 +371,7 @@ impl Vm {
                 r.fp = caller_fp;
                 r.method = Oop(self.stack[caller_fp - 1]);
                 self.code_len = self.heap.code_len(r.method);
+                self.code_len_for = r.method;
                 self.bytecode_set = flags_set(caller_flags);
                 return Ok(());
             }

@@ -49,8 +49,9 @@ pub(crate) fn visit_frames(stack: &mut [u64], fp: usize, sp: usize, f: &mut dyn 
 impl Vm {
     /// Calls `f` with the heap and a visitor over every object reference
     /// the VM holds outside it (registers and frames); the two borrow
-    /// different parts of the VM, so `f` may use both. The method cache is
-    /// flushed afterwards, since its keys may have moved.
+    /// different parts of the VM, so `f` may use both. The method cache and
+    /// the bytecode loops' `code_len` are forgotten afterwards, since
+    /// objects may have moved.
     fn with_heap_and_roots<R>(&mut self, f: impl FnOnce(&mut gc::Heap, gc::RootVisitor<'_>) -> R) -> R {
         let Vm {
             heap,
@@ -71,6 +72,7 @@ impl Vm {
         };
         let r = f(heap, &mut roots);
         self.cache.flush();
+        self.code_len_for = Oop(0);
         r
     }
 

@@ -225,7 +225,7 @@ impl Vm {
 
     /// Runs a method found in the cache, whose primitive index is known.
     #[inline]
-    fn execute_cached(&mut self, m: Oop, prim: usize, nargs: usize) -> Result<(), Fault> {
+    pub(crate) fn execute_cached(&mut self, m: Oop, prim: usize, nargs: usize) -> Result<(), Fault> {
         let mut err = None;
         if prim != 0 {
             match self.call_primitive(prim, m, nargs)?.into() {

@@ -1,5 +1,6 @@
 //! The SistaV1 bytecode set (Pharo, and our image builder's default).
 
+use super::regs::{SPECIAL_CLASS, SPECIAL_IDENTICAL};
 use super::{Fault, Vm};
 use gc::method::BytecodeSet;
 use gc::specials::{association, closure, so};
@@ -134,7 +135,14 @@ impl Vm {
                         if self.r_special_inline(&mut r, k, sista_short_jump) {
                             continue 'bytecodes;
                         }
-                        slow!(self.special_send(k));
+                        if k == SPECIAL_IDENTICAL || k == SPECIAL_CLASS {
+                            slow!(self.special_send(k));
+                        } else {
+                            let (sel, nargs) = self.special_selector(k);
+                            self.r_send(&mut r, sel, nargs)?;
+                            check_set!();
+                            tick!();
+                        }
                     }
                     128 => {
                         let sel = self.r_literal(&r, b as usize & 15);

@@ -1,5 +1,6 @@
 //! The V3PlusClosures bytecode set (Squeak up to 5.x).
 
+use super::regs::{SPECIAL_CLASS, SPECIAL_IDENTICAL};
 use super::{Fault, Vm};
 use gc::method::BytecodeSet;
 use gc::specials::{association, closure, so};
@@ -247,7 +248,14 @@ impl Vm {
                     if self.r_special_inline(&mut r, k, v3_short_jump) {
                         continue 'bytecodes;
                     }
-                    slow!(self.special_send(k));
+                    if k == SPECIAL_IDENTICAL || k == SPECIAL_CLASS {
+                        slow!(self.special_send(k));
+                    } else {
+                        let (sel, nargs) = self.special_selector(k);
+                        self.r_send(&mut r, sel, nargs)?;
+                        check_set!();
+                        tick!();
+                    }
                 }
                 208 => {
                     let sel = self.r_literal(&r, (b & 15) as usize);
