@@ -464,7 +464,13 @@ impl Heap {
             header::OVERFLOW_SLOTS => self.num_slots(method),
             n => n,
         };
-        let n = slots * WORD - format::unused_bytes(h.format());
+        let f = h.format();
+        let unused = if f >= format::COMPILED_METHOD {
+            (f - format::COMPILED_METHOD) as usize
+        } else {
+            format::unused_bytes(f)
+        };
+        let n = (slots * WORD).saturating_sub(unused);
         self.mem.bytes(method.addr() + WORD, n);
         n
     }

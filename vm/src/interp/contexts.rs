@@ -248,7 +248,10 @@ impl Vm {
     }
 
     pub(crate) fn is_context(&self, o: Oop) -> bool {
+        // Context's format (pointers, indexable, with instance variables)
+        // rules most objects out before the class-table lookup.
         o.is_object()
+            && self.heap.format(o) == gc::format::FIXED_INDEXABLE
             && self.heap.class_index_of(o) != 0
             && self.heap.class_of(o) == self.heap.special(so::CLASS_METHOD_CONTEXT)
     }

@@ -32,17 +32,14 @@
 
 use super::frame::*;
 use super::{Fault, Trace, Vm};
+use gc::format;
 use gc::method::BytecodeSet;
 use gc::specials::so;
 use gc::Oop;
 
-/// Context's object format: pointers, indexable, with instance variables.
-const CONTEXT_FORMAT: u8 = 3;
 /// Special selector `==`, and `class`: answered without a send.
 pub(crate) const SPECIAL_IDENTICAL: usize = 22;
 pub(crate) const SPECIAL_CLASS: usize = 23;
-/// Array's object format: indexable pointers only.
-const ARRAY_FORMAT: u8 = 2;
 
 /// ip, sp, fp and the active method, as the bytecode loops hold them.
 #[derive(Clone, Copy, Debug)]
@@ -163,7 +160,7 @@ impl Vm {
     #[inline(always)]
     pub(crate) fn r_receiver_var(&self, r: &Regs, i: usize) -> Option<Oop> {
         let rcvr = self.r_receiver(r);
-        if !rcvr.is_object() || self.heap.header(rcvr).format() == CONTEXT_FORMAT {
+        if !rcvr.is_object() || self.heap.header(rcvr).format() == format::FIXED_INDEXABLE {
             return None;
         }
         Some(self.heap.slot(rcvr, i))
@@ -178,7 +175,7 @@ impl Vm {
             return false;
         }
         let h = self.heap.header(rcvr);
-        if h.is_immutable() || h.format() == CONTEXT_FORMAT {
+        if h.is_immutable() || h.format() == format::FIXED_INDEXABLE {
             return false;
         }
         self.heap.set_slot(rcvr, i, v);
@@ -276,7 +273,7 @@ impl Vm {
             return false;
         }
         let h = self.heap.header(rcvr);
-        if h.format() != ARRAY_FORMAT || (put && h.is_immutable()) {
+        if h.format() != format::INDEXABLE || (put && h.is_immutable()) {
             return false;
         }
         let selector = self.heap.slot(self.heap.special(so::SPECIAL_SELECTORS), k * 2);
