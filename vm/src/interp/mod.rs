@@ -302,6 +302,7 @@ impl Vm {
         self.heap.slot(self.method, 1 + i)
     }
 
+    #[inline]
     pub(crate) fn method_header(&self, m: Oop) -> MethodHeader {
         MethodHeader::from_oop(self.heap.slot(m, 0)).unwrap_or(MethodHeader(0))
     }

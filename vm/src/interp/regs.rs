@@ -23,11 +23,12 @@
 //! committed memory, which costs about a fifth of the loop's time. The
 //! loops check the ip against `Vm::code_len` instead, the active method's
 //! size as `Heap::code_len` validated it when the method became active (kept
-//! in method cache entries for sends, taken again on returns, and by
-//! [`Vm::regs`] when the method is not `Vm::code_len_for`). Only a collection
-//! or a become moves or replaces objects or decommits memory; both run only
-//! out of line, through `with_heap_and_roots`, which forgets `code_len_for`,
-//! and the loops call `regs` after every out-of-line call.
+//! in method cache entries for sends and in frames' flags for returns, and
+//! taken by [`Vm::regs`] when the method is not `Vm::code_len_for`). Only a
+//! collection or a become moves or replaces objects or decommits memory;
+//! both run only out of line, through `with_heap_and_roots`, which forgets
+//! `code_len_for` and takes the frames' lengths again, and the loops call
+//! `regs` after every out-of-line call.
 //! Debug builds check `code_len` on every fetch.
 
 use super::frame::*;
@@ -333,7 +334,7 @@ impl Vm {
         self.stack[fp] = r.fp as u64;
         self.stack[fp - 1] = m.0;
         self.stack[fp - 2] = 0;
-        self.stack[fp - 3] = nargs as u64 | set_flag(h);
+        self.stack[fp - 3] = nargs as u64 | method_flags(h, code_len);
         self.stack[fp - 4] = rcvr.0;
         let mut sp = fp - 4;
         let nil = self.nil().0;
@@ -367,7 +368,7 @@ impl Vm {
                 self.stack[r.sp] = value.0;
                 r.fp = caller_fp;
                 r.method = Oop(self.stack[caller_fp - 1]);
-                self.code_len = self.heap.code_len(r.method);
+                self.code_len = flags_code_len(caller_flags);
                 self.code_len_for = r.method;
                 self.bytecode_set = flags_set(caller_flags);
                 return Ok(());

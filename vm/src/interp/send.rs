@@ -358,7 +358,7 @@ impl Vm {
         let fp = self.sp;
         self.push(m);
         self.push(Oop(0));
-        self.push(Oop(nargs as u64 | set_flag(h)));
+        self.push(Oop(nargs as u64 | method_flags(h, self.heap.code_len(m))));
         self.push(rcvr);
         let nil = self.nil();
         for _ in nargs..h.num_temps() {
@@ -433,7 +433,7 @@ impl Vm {
         let fp = self.sp;
         self.push(method);
         self.push(Oop(0));
-        let set = set_flag(self.method_header(method));
+        let set = method_flags(self.method_header(method), self.heap.code_len(method));
         self.push(Oop(nargs as u64 | FLAG_BLOCK | set));
         self.push(rcvr);
         for i in 0..ncopied {
