@@ -400,16 +400,18 @@ impl Vm {
         self.ensure_stack_room()?;
         let h = &self.heap;
         let outer = h.slot(cl, closure::OUTER_CONTEXT);
+        // A FullBlockClosure holds its CompiledBlock where a BlockClosure
+        // holds its start pc: telling them apart needs no class lookup.
+        let code = h.slot(cl, closure::START_PC_OR_METHOD);
         let full = h.num_slots(cl) > closure::FULL_RECEIVER
-            && self.heap.class_of(cl) == self.heap.special(so::CLASS_FULL_BLOCK_CLOSURE)
-            && self.heap.special(so::CLASS_FULL_BLOCK_CLOSURE) != self.nil();
+            && code.is_object()
+            && format::is_compiled_method(h.format(code));
         let (method, rcvr, start_ip, first_copied) = if full {
-            let cb = h.slot(cl, closure::START_PC_OR_METHOD);
             let rcvr = h.slot(cl, closure::FULL_RECEIVER);
             (
-                cb,
+                code,
                 rcvr,
-                self.method_header(cb).initial_pc(),
+                self.method_header(code).initial_pc(),
                 closure::FULL_FIRST_COPIED_VALUE,
             )
         } else {
@@ -418,11 +420,7 @@ impl Vm {
             }
             let method = self.ctx_read(outer, context::METHOD)?;
             let rcvr = self.ctx_read(outer, context::RECEIVER)?;
-            let start = self
-                .heap
-                .slot(cl, closure::START_PC_OR_METHOD)
-                .as_small_int()
-                .unwrap_or(1) as usize;
+            let start = code.as_small_int().unwrap_or(1) as usize;
             (method, rcvr, start - 1, closure::FIRST_COPIED_VALUE)
         };
         let ncopied = self.heap.num_slots(cl) - first_copied;
