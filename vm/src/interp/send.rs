@@ -19,7 +19,8 @@ pub enum PrimOutcome {
 /// class-table access on a hit); super sends by class object. Entries keep
 /// the method's primitive index so a hit goes straight to it.
 pub struct MethodCache {
-    entries: Vec<CacheEntry>,
+    /// A fixed-size array, so that masked indices need no bounds check.
+    entries: Box<[CacheEntry; CACHE_SIZE]>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -49,7 +50,7 @@ const CLASS_KEY_TAG: u64 = 1 << 63;
 impl MethodCache {
     pub fn new() -> MethodCache {
         MethodCache {
-            entries: vec![CacheEntry::default(); CACHE_SIZE],
+            entries: Box::new([CacheEntry::default(); CACHE_SIZE]),
         }
     }
 
