@@ -17,7 +17,9 @@
 //! The fast paths here cover what dominates real programs: pushes and
 //! stores, SmallInteger arithmetic and comparisons (a comparison followed
 //! by a conditional jump does not push its Boolean), sends that hit the
-//! method cache and need no primitive, and returns to a caller frame.
+//! method cache and need no primitive or a quick one (answering self, a
+//! constant or an instance variable without a frame), and returns to a
+//! caller frame.
 //!
 //! Bytecode fetch: the heap's accessors check every address against
 //! committed memory, which costs about a fifth of the loop's time. The
@@ -301,15 +303,28 @@ impl Vm {
     /// A send from a bytecode loop. A cache hit on a method without a
     /// primitive is activated here; everything else goes through `send`.
     #[inline(always)]
-    pub(crate) fn r_send(&mut self, r: &mut Regs, selector: Oop, nargs: usize) -> Result<(), Fault> {
+    /// `STEP` is the loop's: when not single-stepping, nothing is traced.
+    pub(crate) fn r_send<const STEP: bool>(
+        &mut self,
+        r: &mut Regs,
+        selector: Oop,
+        nargs: usize,
+    ) -> Result<(), Fault> {
         let rcvr = Oop(self.stack[r.sp + nargs]);
         let key = self.heap.class_index_of(rcvr) as u64 + 1;
         if let Some(hit) = self.cache.probe(key, selector) {
-            if self.options.trace == Trace::None {
+            if !STEP || self.options.trace == Trace::None {
                 self.counters.sends += 1;
                 if hit.primitive == 0 && r.sp >= FRAME_HEADROOM + 64 {
                     self.r_activate(r, hit.method, hit.code_len as usize, nargs, rcvr);
                     return Ok(());
+                }
+                if (256..=519).contains(&hit.primitive) {
+                    if let Some(v) = self.quick_value_of(rcvr, hit.primitive) {
+                        r.sp += nargs;
+                        self.stack[r.sp] = v.0;
+                        return Ok(());
+                    }
                 }
                 self.sync(r);
                 self.execute_cached(hit.method, hit.primitive as usize, nargs)?;
@@ -321,6 +336,12 @@ impl Vm {
         self.send(selector, nargs)?;
         *r = self.regs();
         Ok(())
+    }
+
+    /// `quick_primitive_value` out of line, to keep the loops small.
+    #[inline(never)]
+    fn quick_value_of(&self, rcvr: Oop, primitive: u32) -> Option<Oop> {
+        self.quick_primitive_value(rcvr, primitive as usize)
     }
 
     /// Pushes a frame for `m`, whose receiver and arguments are on the
@@ -448,6 +469,7 @@ pub(crate) fn small_int_compare(k: usize, x: i64, y: i64) -> Option<bool> {
 mod tests {
     use super::arm_table;
     use crate::interp::{RunOptions, Vm};
+    use gc::Oop;
 
     /// The fetch reads the method's bytes below `code_len`, and past it
     /// (a malformed method running off its end) falls back to the heap's
@@ -476,5 +498,35 @@ mod tests {
         assert_eq!(t[10], 10);
         assert!(t[11..200].iter().all(|&a| a == 11));
         assert!(t[200..].iter().all(|&a| a == 200));
+    }
+
+    /// Quick primitives answer constants and instance variables, but not
+    /// the fields of a Context married to a frame (they live in the frame).
+    #[test]
+    fn quick_primitives_leave_married_contexts_alone() {
+        let bytes = crate::default_image::bytes().expect("built-in kernel");
+        let img = images::load_image_bytes(bytes).unwrap();
+        let mut vm = Vm::new(img.heap, img.header, RunOptions::default()).unwrap();
+        for _ in 0..200 {
+            vm.step().unwrap();
+        }
+        let rcvr = vm.receiver();
+        assert_eq!(vm.quick_primitive_value(rcvr, 256), Some(rcvr));
+        assert_eq!(vm.quick_primitive_value(rcvr, 259), Some(vm.heap.nil()));
+        assert_eq!(
+            vm.quick_primitive_value(Oop::small_int(5), 262),
+            Some(Oop::small_int(1))
+        );
+        assert_eq!(vm.quick_primitive_value(Oop::small_int(5), 264), None);
+        let ctx = vm.frame_context(vm.fp).unwrap();
+        assert!(vm.is_married(ctx));
+        assert_eq!(
+            vm.quick_primitive_value(ctx, 264),
+            None,
+            "sender of a married context"
+        );
+        let array = vm.new_array(2).unwrap();
+        assert_eq!(vm.quick_primitive_value(array, 264), Some(vm.heap.nil()));
+        assert_eq!(vm.quick_primitive_value(array, 266), None, "past the last field");
     }
 }

@@ -210,7 +210,7 @@ impl Vm {
                 let prim = if self.method_header(m).has_primitive() {
                     self.primitive_index(m)
                 } else {
-                    0
+                    self.quick_primitive_of(m)
                 };
                 let hit = Hit {
                     method: m,
@@ -330,6 +330,30 @@ impl Vm {
             ));
         }
         self.activate_method(m, nargs, err)
+    }
+
+    /// For a method without a primitive whose first bytecodes answer self,
+    /// true, false, nil or an instance variable: the quick primitive
+    /// (256-259, 264-519) that Squeak's compiler gives such methods, so that
+    /// cached sends answer without a frame (as sends of real images' quick
+    /// methods do). 0 for any other method. The answer cannot differ: the
+    /// method returns before it could do anything else.
+    pub(crate) fn quick_primitive_of(&self, m: Oop) -> usize {
+        let h = self.method_header(m);
+        let pc = h.initial_pc();
+        if pc + 1 >= self.heap.byte_size(m) {
+            return 0;
+        }
+        let (b0, b1) = (self.heap.byte_at(m, pc), self.heap.byte_at(m, pc + 1));
+        let (return_self, return_top) = match h.bytecode_set() {
+            gc::method::BytecodeSet::SistaV1 => (88, 92),
+            gc::method::BytecodeSet::V3PlusClosures => (120, 124),
+        };
+        match b0 {
+            _ if (return_self..return_self + 4).contains(&b0) => 256 + (b0 - return_self) as usize,
+            0..=15 if b1 == return_top => 264 + b0 as usize,
+            _ => 0,
+        }
     }
 
     /// The primitive index of a method with a primitive.

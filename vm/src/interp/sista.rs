@@ -139,14 +139,14 @@ impl Vm {
                             slow!(self.special_send(k));
                         } else {
                             let (sel, nargs) = self.special_selector(k);
-                            self.r_send(&mut r, sel, nargs)?;
+                            self.r_send::<STEP>(&mut r, sel, nargs)?;
                             check_set!();
                             tick!();
                         }
                     }
                     128 => {
                         let sel = self.r_literal(&r, b as usize & 15);
-                        self.r_send(&mut r, sel, (b as usize - 128) >> 4)?;
+                        self.r_send::<STEP>(&mut r, sel, (b as usize - 128) >> 4)?;
                         check_set!();
                         tick!();
                     }
@@ -221,7 +221,7 @@ impl Vm {
                         let d = self.r_fetch(&mut r) as usize;
                         let sel = self.r_literal(&r, (d >> 3) + ((ext_a as usize) << 5));
                         let nargs = (d & 7) + ((ext_b as usize) << 3);
-                        self.r_send(&mut r, sel, nargs)?;
+                        self.r_send::<STEP>(&mut r, sel, nargs)?;
                         check_set!();
                         tick!();
                     }

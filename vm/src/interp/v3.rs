@@ -162,7 +162,7 @@ impl Vm {
                 131 => {
                     let d = self.r_fetch(&mut r);
                     let sel = self.r_literal(&r, (d & 31) as usize);
-                    self.r_send(&mut r, sel, (d >> 5) as usize)?;
+                    self.r_send::<STEP>(&mut r, sel, (d >> 5) as usize)?;
                     check_set!();
                     tick!();
                 }
@@ -171,7 +171,7 @@ impl Vm {
                     let d2 = self.r_fetch(&mut r);
                     if d1 >> 5 == 0 {
                         let sel = self.r_literal(&r, d2 as usize);
-                        self.r_send(&mut r, sel, (d1 & 31) as usize)?;
+                        self.r_send::<STEP>(&mut r, sel, (d1 & 31) as usize)?;
                         check_set!();
                         tick!();
                     } else {
@@ -186,7 +186,7 @@ impl Vm {
                 134 => {
                     let d = self.r_fetch(&mut r);
                     let sel = self.r_literal(&r, (d & 63) as usize);
-                    self.r_send(&mut r, sel, (d >> 6) as usize)?;
+                    self.r_send::<STEP>(&mut r, sel, (d >> 6) as usize)?;
                     check_set!();
                     tick!();
                 }
@@ -252,14 +252,14 @@ impl Vm {
                         slow!(self.special_send(k));
                     } else {
                         let (sel, nargs) = self.special_selector(k);
-                        self.r_send(&mut r, sel, nargs)?;
+                        self.r_send::<STEP>(&mut r, sel, nargs)?;
                         check_set!();
                         tick!();
                     }
                 }
                 208 => {
                     let sel = self.r_literal(&r, (b & 15) as usize);
-                    self.r_send(&mut r, sel, ((b - 208) >> 4) as usize)?;
+                    self.r_send::<STEP>(&mut r, sel, ((b - 208) >> 4) as usize)?;
                     check_set!();
                     tick!();
                 }

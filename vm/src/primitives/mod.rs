@@ -42,6 +42,37 @@ pub const FAIL: PrimResult = PrimResult::Fail(ERR_GENERIC);
 pub const OUT_OF_MEMORY: &str = "out of memory";
 
 impl Vm {
+    /// What quick primitive `index` (256-519) answers for `rcvr`: self,
+    /// true, false, nil, -1..2, or instance variable `index - 264`. None
+    /// (the primitive fails and the method runs) for an instance variable
+    /// the receiver does not have, or one of a Context, whose fields may be
+    /// in its frame.
+    #[inline]
+    pub(crate) fn quick_primitive_value(&self, rcvr: Oop, index: usize) -> Option<Oop> {
+        Some(match index {
+            256 => rcvr,
+            257 => self.heap.true_obj(),
+            258 => self.heap.false_obj(),
+            259 => self.heap.nil(),
+            260..=263 => Oop::small_int(index as i64 - 261),
+            264..=519 => {
+                let i = index - 264;
+                if !rcvr.is_object() {
+                    return None;
+                }
+                let f = self.heap.format(rcvr);
+                if f > gc::format::EPHEMERON
+                    || f == gc::format::FIXED_INDEXABLE
+                    || i >= self.heap.num_slots(rcvr)
+                {
+                    return None;
+                }
+                self.heap.slot(rcvr, i)
+            }
+            _ => return None,
+        })
+    }
+
     /// Pops the receiver and `nargs` arguments and pushes `v`.
     #[inline]
     pub(crate) fn prim_return(&mut self, nargs: usize, v: Oop) -> PrimResult {
@@ -157,6 +188,13 @@ impl Vm {
             | 112
             | 570..=575 => self.prim_system(index, nargs),
             117 => self.prim_named(m, nargs),
+            256..=519 => {
+                let rcvr = self.stack_value(nargs);
+                match self.quick_primitive_value(rcvr, index) {
+                    Some(v) => Ok(self.prim_return(nargs, v)),
+                    None => Ok(FAIL),
+                }
+            }
             _ => Ok(FAIL),
         }
     }
