@@ -237,7 +237,7 @@ impl Vm {
                 return true;
             }
         }
-        (k == 16 || k == 17) && self.r_array_at(r, k == 17)
+        (16..=18).contains(&k) && self.r_indexed(r, k)
     }
 
     /// `x == y` when neither is a forwarder (None: one may be, and
@@ -263,37 +263,75 @@ impl Vm {
         (sel, nargs)
     }
 
-    /// `at:` (special selector 16) or `at:put:` (17) on an object with
-    /// only indexable pointer fields (an Array) and an index in range, done
-    /// here when the method a send would run is the `at:` / `at:put:`
-    /// primitive (a method cache hit says so). False leaves it to the send.
+    /// `at:`, `at:put:` and `size` (special selectors 16, 17, 18) on an
+    /// Array or a byte object (String, Symbol, ByteArray) with an index in
+    /// range, done here when the method a send would run is the matching
+    /// primitive (60, 61, 62, or 63 and 64 for Characters in byte objects):
+    /// a method cache hit says so. False leaves it to the send.
     #[inline(always)]
-    pub(crate) fn r_array_at(&mut self, r: &mut Regs, put: bool) -> bool {
-        let (nargs, prim, k) = if put { (2, 61, 17) } else { (1, 60, 16) };
+    pub(crate) fn r_indexed(&mut self, r: &mut Regs, k: usize) -> bool {
+        let nargs = match k {
+            16 => 1,
+            17 => 2,
+            _ => 0,
+        };
         let rcvr = Oop(self.stack[r.sp + nargs]);
-        let index = Oop(self.stack[r.sp + nargs - 1]);
-        if !rcvr.is_object() || !index.is_small_integer() {
+        if !rcvr.is_object() {
             return false;
         }
         let h = self.heap.header(rcvr);
-        if h.format() != format::INDEXABLE || (put && h.is_immutable()) {
+        let f = h.format();
+        let bytes = (format::BYTES..format::COMPILED_METHOD).contains(&f);
+        if f != format::INDEXABLE && !bytes {
             return false;
         }
-        let selector = self.heap.slot(self.heap.special(so::SPECIAL_SELECTORS), k * 2);
-        match self.cache.probe(h.class_index() as u64 + 1, selector) {
-            Some(hit) if hit.primitive == prim => {}
-            _ => return false,
-        }
-        let i = index.small_int_value();
-        if i < 1 || i as usize > self.heap.num_slots(rcvr) {
+        let (selector, _) = self.special_selector(k);
+        let Some(hit) = self.cache.probe(h.class_index() as u64 + 1, selector) else {
             return false;
-        }
-        let v = if put {
-            let v = Oop(self.stack[r.sp]);
-            self.heap.set_slot(rcvr, i as usize - 1, v);
-            v
+        };
+        let size = if bytes {
+            self.heap.byte_size(rcvr)
         } else {
-            self.heap.slot(rcvr, i as usize - 1)
+            self.heap.num_slots(rcvr)
+        };
+        let v = match (k, hit.primitive) {
+            (18, 62) => Oop::small_int(size as i64),
+            (16 | 17, _) => {
+                let index = Oop(self.stack[r.sp + nargs - 1]);
+                let i = index.small_int_value();
+                if !index.is_small_integer() || i < 1 || i as usize > size {
+                    return false;
+                }
+                let i = i as usize - 1;
+                match (k, bytes, hit.primitive) {
+                    (16, false, 60) => self.heap.slot(rcvr, i),
+                    (16, true, 60) => Oop::small_int(self.heap.byte_at(rcvr, i) as i64),
+                    (16, true, 63) => Oop::character(self.heap.byte_at(rcvr, i) as u32),
+                    (17, _, 61 | 64) if !h.is_immutable() => {
+                        let v = Oop(self.stack[r.sp]);
+                        if !bytes && hit.primitive == 61 {
+                            self.heap.set_slot(rcvr, i, v);
+                        } else if bytes
+                            && hit.primitive == 61
+                            && (0..256).contains(&v.small_int_value())
+                            && v.is_small_integer()
+                        {
+                            self.heap.set_byte_at(rcvr, i, v.small_int_value() as u8);
+                        } else if bytes
+                            && hit.primitive == 64
+                            && v.is_character()
+                            && v.character_value() < 256
+                        {
+                            self.heap.set_byte_at(rcvr, i, v.character_value() as u8);
+                        } else {
+                            return false;
+                        }
+                        v
+                    }
+                    _ => return false,
+                }
+            }
+            _ => return false,
         };
         r.sp += nargs;
         self.stack[r.sp] = v.0;
