@@ -365,7 +365,14 @@ impl Vm {
                     }
                 }
                 self.sync(r);
-                self.execute_cached(hit.method, hit.primitive as usize, nargs)?;
+                // value, value:... of a closure: straight to its activation.
+                let closure_slots = Vm::closure_value_min_slots(hit.primitive);
+                match closure_slots {
+                    Some(n) if self.closure_value_failure(rcvr, nargs, n).is_none() => {
+                        self.activate_closure(rcvr, nargs)?
+                    }
+                    _ => self.execute_cached(hit.method, hit.primitive as usize, nargs)?,
+                }
                 *r = self.regs();
                 return Ok(());
             }

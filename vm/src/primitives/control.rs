@@ -212,6 +212,29 @@ impl Vm {
         }
     }
 
+    /// Why `rcvr` cannot be activated as a closure with `nargs` arguments
+    /// (None: it can): not a closure of at least `min_slots` fields, or
+    /// another argument count.
+    #[inline]
+    pub(crate) fn closure_value_failure(&self, rcvr: Oop, nargs: usize, min_slots: usize) -> Option<u8> {
+        if !rcvr.is_object() || self.heap.num_slots(rcvr) < min_slots {
+            return Some(ERR_BAD_RECEIVER);
+        }
+        let want = self.heap.slot(rcvr, closure::NUM_ARGS).as_small_int();
+        (want != Some(nargs as i64)).then_some(ERR_BAD_NUM_ARGS)
+    }
+
+    /// The closure fields of the primitives that activate a closure with
+    /// its arguments on the stack (`value`, `value:`... and their
+    /// no-context-switch forms): None for any other primitive.
+    pub(crate) fn closure_value_min_slots(primitive: u32) -> Option<usize> {
+        match primitive {
+            201..=205 | 221 | 222 => Some(3),
+            207 | 209 => Some(4),
+            _ => None,
+        }
+    }
+
     /// `value...` of a closure (`min_slots` tells BlockClosure from
     /// FullBlockClosure); `with_array` takes the arguments from an Array.
     fn prim_closure_value(
@@ -221,6 +244,13 @@ impl Vm {
         with_array: bool,
         min_slots: usize,
     ) -> Result<PrimResult, Fault> {
+        if !with_array {
+            if let Some(code) = self.closure_value_failure(rcvr, nargs, min_slots) {
+                return Ok(PrimResult::Fail(code));
+            }
+            self.activate_closure(rcvr, nargs)?;
+            return Ok(PrimResult::Success);
+        }
         if !rcvr.is_object() || self.heap.num_slots(rcvr) < min_slots {
             return Ok(PrimResult::Fail(ERR_BAD_RECEIVER));
         }
@@ -229,13 +259,6 @@ impl Vm {
             .slot(rcvr, closure::NUM_ARGS)
             .as_small_int()
             .unwrap_or(-1);
-        if !with_array {
-            if nargs as i64 != want {
-                return Ok(PrimResult::Fail(ERR_BAD_NUM_ARGS));
-            }
-            self.activate_closure(rcvr, nargs)?;
-            return Ok(PrimResult::Success);
-        }
         let args = self.stack_value(0);
         let arr = self.heap.special(so::CLASS_ARRAY);
         if !args.is_object() || self.heap.class_of(args) != arr {
