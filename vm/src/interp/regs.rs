@@ -32,6 +32,11 @@
 //! `code_len_for` and takes the frames' lengths again, and the loops call
 //! `regs` after every out-of-line call.
 //! Debug builds check `code_len` on every fetch.
+//!
+//! Dispatch: the loops match on the bytecode with single-value patterns
+//! (`0 | 1 | ... | 15`), not ranges. rustc turns ranges into comparisons
+//! tested before the jump table; single values give one indirect jump per
+//! bytecode, with no table lookup or range check before it.
 
 use super::frame::*;
 use super::{Fault, Trace, Vm};
@@ -476,25 +481,6 @@ impl Vm {
     }
 }
 
-/// Maps every byte to the largest of `starts` (ascending, from 0) not
-/// above it: the first bytecode of the match arm that handles it. The
-/// bytecode loops match on that instead of on the bytecode, because a match
-/// on single values compiles to one jump table, while range patterns compile
-/// to a chain of comparisons first.
-pub(crate) const fn arm_table(starts: &[u8]) -> [u8; 256] {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    let mut k = 0;
-    while i < 256 {
-        if k + 1 < starts.len() && starts[k + 1] as usize == i {
-            k += 1;
-        }
-        t[i] = starts[k];
-        i += 1;
-    }
-    t
-}
-
 /// The Boolean answer of SmallInteger comparison special selectors
 /// (`<` `>` `<=` `>=` `=` `~=`, special selector indices 2..7).
 #[inline(always)]
@@ -512,7 +498,6 @@ pub(crate) fn small_int_compare(k: usize, x: i64, y: i64) -> Option<bool> {
 
 #[cfg(test)]
 mod tests {
-    use super::arm_table;
     use crate::interp::{RunOptions, Vm};
     use gc::Oop;
 
@@ -534,15 +519,6 @@ mod tests {
         let before = r.ip;
         let b = vm.r_fetch(&mut r);
         assert_eq!((b, r.ip), (vm.heap.byte_at(r.method, before), before + 1));
-    }
-
-    #[test]
-    fn arm_table_maps_each_byte_to_its_arm_start() {
-        let t = arm_table(&[0, 10, 11, 200]);
-        assert!(t[..10].iter().all(|&a| a == 0));
-        assert_eq!(t[10], 10);
-        assert!(t[11..200].iter().all(|&a| a == 11));
-        assert!(t[200..].iter().all(|&a| a == 200));
     }
 
     /// Quick primitives answer constants and instance variables, but not

@@ -10,6 +10,8 @@ impl Vm {
     /// Runs up to `budget` SistaV1 bytecodes with the registers in locals
     /// (see `regs.rs`). Returns the budget left when the active method
     /// changes to the other bytecode set; the caller continues there.
+    // Or-patterns of single values on purpose: see the dispatch note in regs.rs.
+    #[allow(clippy::manual_range_patterns)]
     pub(crate) fn run_sista<const STEP: bool>(&mut self, mut budget: u32) -> Result<u32, Fault> {
         let mut r = self.regs();
         // Runs an out-of-line operation on the synced VM, then takes the
@@ -58,21 +60,26 @@ impl Vm {
             let mut ext_b: i64 = 0;
             loop {
                 let b = self.r_fetch(&mut r);
-                match SISTA_ARM[b as usize] {
-                    0 => match self.r_receiver_var(&r, b as usize) {
-                        Some(v) => self.r_push(&mut r, v),
-                        None => slow!(self.receiver_var(b as usize).map(|v| self.push(v))),
-                    },
-                    16 => {
+                // Single values, not ranges: a match on single values compiles
+                // to one jump table, ranges to comparisons first (see regs.rs).
+                match b {
+                    0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15 => {
+                        match self.r_receiver_var(&r, b as usize) {
+                            Some(v) => self.r_push(&mut r, v),
+                            None => slow!(self.receiver_var(b as usize).map(|v| self.push(v))),
+                        }
+                    }
+                    16 | 17 | 18 | 19 | 20 | 21 | 22 | 23 | 24 | 25 | 26 | 27 | 28 | 29 | 30 | 31 => {
                         let a = self.r_literal(&r, b as usize & 15);
                         let v = self.heap.slot(a, association::VALUE);
                         self.r_push(&mut r, v);
                     }
-                    32 => {
+                    32 | 33 | 34 | 35 | 36 | 37 | 38 | 39 | 40 | 41 | 42 | 43 | 44 | 45 | 46 | 47 | 48
+                    | 49 | 50 | 51 | 52 | 53 | 54 | 55 | 56 | 57 | 58 | 59 | 60 | 61 | 62 | 63 => {
                         let v = self.r_literal(&r, b as usize & 31);
                         self.r_push(&mut r, v);
                     }
-                    64 => {
+                    64 | 65 | 66 | 67 | 68 | 69 | 70 | 71 | 72 | 73 | 74 | 75 => {
                         let v = self.r_temp(&r, b as usize & 15);
                         self.r_push(&mut r, v);
                     }
@@ -102,7 +109,7 @@ impl Vm {
                         check_set!();
                         tick!();
                     }
-                    89 => {
+                    89 | 90 | 91 => {
                         let v = match b {
                             89 => self.heap.true_obj(),
                             90 => self.heap.false_obj(),
@@ -130,7 +137,9 @@ impl Vm {
                         tick!();
                     }
                     95 => {} // nop
-                    96 => {
+                    96 | 97 | 98 | 99 | 100 | 101 | 102 | 103 | 104 | 105 | 106 | 107 | 108 | 109 | 110
+                    | 111 | 112 | 113 | 114 | 115 | 116 | 117 | 118 | 119 | 120 | 121 | 122 | 123 | 124
+                    | 125 | 126 | 127 => {
                         let k = (b - 96) as usize;
                         if self.r_special_inline(&mut r, k, sista_short_jump) {
                             continue 'bytecodes;
@@ -144,22 +153,29 @@ impl Vm {
                             tick!();
                         }
                     }
-                    128 => {
+                    128 | 129 | 130 | 131 | 132 | 133 | 134 | 135 | 136 | 137 | 138 | 139 | 140 | 141
+                    | 142 | 143 | 144 | 145 | 146 | 147 | 148 | 149 | 150 | 151 | 152 | 153 | 154 | 155
+                    | 156 | 157 | 158 | 159 | 160 | 161 | 162 | 163 | 164 | 165 | 166 | 167 | 168 | 169
+                    | 170 | 171 | 172 | 173 | 174 | 175 => {
                         let sel = self.r_literal(&r, b as usize & 15);
                         self.r_send::<STEP>(&mut r, sel, (b as usize - 128) >> 4)?;
                         check_set!();
                         tick!();
                     }
-                    176 => r.ip += (b as usize & 7) + 1,
-                    184 => self.r_jump_if(&mut r, true, (b as usize & 7) + 1)?,
-                    192 => self.r_jump_if(&mut r, false, (b as usize & 7) + 1)?,
-                    200 => {
+                    176 | 177 | 178 | 179 | 180 | 181 | 182 | 183 => r.ip += (b as usize & 7) + 1,
+                    184 | 185 | 186 | 187 | 188 | 189 | 190 | 191 => {
+                        self.r_jump_if(&mut r, true, (b as usize & 7) + 1)?
+                    }
+                    192 | 193 | 194 | 195 | 196 | 197 | 198 | 199 => {
+                        self.r_jump_if(&mut r, false, (b as usize & 7) + 1)?
+                    }
+                    200 | 201 | 202 | 203 | 204 | 205 | 206 | 207 => {
                         let v = self.r_pop(&mut r);
                         if !self.r_store_receiver_var(&r, b as usize & 7, v) {
                             slow!(self.store_receiver_var(b as usize & 7, v));
                         }
                     }
-                    208 => {
+                    208 | 209 | 210 | 211 | 212 | 213 | 214 | 215 => {
                         let v = self.r_pop(&mut r);
                         self.r_set_temp(&r, b as usize & 7, v);
                     }
@@ -379,10 +395,3 @@ impl Vm {
 fn sista_short_jump(b: u8) -> Option<(bool, usize)> {
     (184..=199).contains(&b).then(|| (b < 192, (b as usize & 7) + 1))
 }
-
-/// Bytecode -> the first bytecode of its arm in `run_sista`'s match.
-static SISTA_ARM: [u8; 256] = super::regs::arm_table(&[
-    0, 16, 32, 64, 76, 77, 78, 79, 80, 81, 82, 83, 84, 88, 89, 92, 93, 94, 95, 96, 128, 176, 184, 192, 200,
-    208, 216, 217, 218, 224, 225, 226, 227, 228, 229, 230, 231, 232, 233, 234, 235, 236, 237, 238, 240, 241,
-    242, 243, 244, 245, 246, 248, 249, 250, 251, 252, 254,
-]);

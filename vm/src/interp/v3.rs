@@ -10,6 +10,8 @@ impl Vm {
     /// Runs up to `budget` V3PlusClosures bytecodes with the registers in
     /// locals (see `regs.rs`). Returns the budget left when the active
     /// method changes to the other bytecode set.
+    // Or-patterns of single values on purpose: see the dispatch note in regs.rs.
+    #[allow(clippy::manual_range_patterns)]
     pub(crate) fn run_v3<const STEP: bool>(&mut self, mut budget: u32) -> Result<u32, Fault> {
         let mut r = self.regs();
         // Runs an out-of-line operation on the synced VM, then takes the
@@ -55,31 +57,36 @@ impl Vm {
                 budget -= 1;
             }
             let b = self.r_fetch(&mut r);
-            match V3_ARM[b as usize] {
-                0 => match self.r_receiver_var(&r, b as usize) {
-                    Some(v) => self.r_push(&mut r, v),
-                    None => slow!(self.receiver_var(b as usize).map(|v| self.push(v))),
-                },
-                16 => {
+            // Single values, not ranges: see run_sista.
+            match b {
+                0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15 => {
+                    match self.r_receiver_var(&r, b as usize) {
+                        Some(v) => self.r_push(&mut r, v),
+                        None => slow!(self.receiver_var(b as usize).map(|v| self.push(v))),
+                    }
+                }
+                16 | 17 | 18 | 19 | 20 | 21 | 22 | 23 | 24 | 25 | 26 | 27 | 28 | 29 | 30 | 31 => {
                     let v = self.r_temp(&r, b as usize & 15);
                     self.r_push(&mut r, v);
                 }
-                32 => {
+                32 | 33 | 34 | 35 | 36 | 37 | 38 | 39 | 40 | 41 | 42 | 43 | 44 | 45 | 46 | 47 | 48 | 49
+                | 50 | 51 | 52 | 53 | 54 | 55 | 56 | 57 | 58 | 59 | 60 | 61 | 62 | 63 => {
                     let v = self.r_literal(&r, b as usize & 31);
                     self.r_push(&mut r, v);
                 }
-                64 => {
+                64 | 65 | 66 | 67 | 68 | 69 | 70 | 71 | 72 | 73 | 74 | 75 | 76 | 77 | 78 | 79 | 80 | 81
+                | 82 | 83 | 84 | 85 | 86 | 87 | 88 | 89 | 90 | 91 | 92 | 93 | 94 | 95 => {
                     let a = self.r_literal(&r, b as usize & 31);
                     let v = self.heap.slot(a, association::VALUE);
                     self.r_push(&mut r, v);
                 }
-                96 => {
+                96 | 97 | 98 | 99 | 100 | 101 | 102 | 103 => {
                     let v = self.r_pop(&mut r);
                     if !self.r_store_receiver_var(&r, b as usize & 7, v) {
                         slow!(self.store_receiver_var(b as usize & 7, v));
                     }
                 }
-                104 => {
+                104 | 105 | 106 | 107 | 108 | 109 | 110 | 111 => {
                     let v = self.r_pop(&mut r);
                     self.r_set_temp(&r, b as usize & 7, v);
                 }
@@ -90,8 +97,8 @@ impl Vm {
                 113 => self.r_push(&mut r, self.heap.true_obj()),
                 114 => self.r_push(&mut r, self.heap.false_obj()),
                 115 => self.r_push(&mut r, self.heap.nil()),
-                116 => self.r_push(&mut r, Oop::small_int(b as i64 - 117)),
-                120 => {
+                116 | 117 | 118 | 119 => self.r_push(&mut r, Oop::small_int(b as i64 - 117)),
+                120 | 121 | 122 | 123 => {
                     let v = match b {
                         120 => self.r_receiver(&r),
                         121 => self.heap.true_obj(),
@@ -229,9 +236,11 @@ impl Vm {
                     let size = (hi << 8) | lo;
                     slow!(self.push_block_closure((d >> 4) as usize, (d & 15) as usize, size));
                 }
-                144 => r.ip += (b as usize & 7) + 1,
-                152 => self.r_jump_if(&mut r, false, (b as usize & 7) + 1)?,
-                160 => {
+                144 | 145 | 146 | 147 | 148 | 149 | 150 | 151 => r.ip += (b as usize & 7) + 1,
+                152 | 153 | 154 | 155 | 156 | 157 | 158 | 159 => {
+                    self.r_jump_if(&mut r, false, (b as usize & 7) + 1)?
+                }
+                160 | 161 | 162 | 163 | 164 | 165 | 166 | 167 => {
                     let d = self.r_fetch(&mut r) as isize;
                     let off = ((b as isize & 7) - 4) * 256 + d;
                     r.ip = (r.ip as isize + off) as usize;
@@ -239,11 +248,13 @@ impl Vm {
                         tick!();
                     }
                 }
-                168 => {
+                168 | 169 | 170 | 171 | 172 | 173 | 174 | 175 => {
                     let d = self.r_fetch(&mut r) as usize;
                     self.r_jump_if(&mut r, b < 172, (b as usize & 3) * 256 + d)?;
                 }
-                176 => {
+                176 | 177 | 178 | 179 | 180 | 181 | 182 | 183 | 184 | 185 | 186 | 187 | 188 | 189 | 190
+                | 191 | 192 | 193 | 194 | 195 | 196 | 197 | 198 | 199 | 200 | 201 | 202 | 203 | 204 | 205
+                | 206 | 207 => {
                     let k = (b - 176) as usize;
                     if self.r_special_inline(&mut r, k, v3_short_jump) {
                         continue 'bytecodes;
@@ -257,7 +268,10 @@ impl Vm {
                         tick!();
                     }
                 }
-                208 => {
+                208 | 209 | 210 | 211 | 212 | 213 | 214 | 215 | 216 | 217 | 218 | 219 | 220 | 221 | 222
+                | 223 | 224 | 225 | 226 | 227 | 228 | 229 | 230 | 231 | 232 | 233 | 234 | 235 | 236 | 237
+                | 238 | 239 | 240 | 241 | 242 | 243 | 244 | 245 | 246 | 247 | 248 | 249 | 250 | 251 | 252
+                | 253 | 254 | 255 => {
                     let sel = self.r_literal(&r, (b & 15) as usize);
                     self.r_send::<STEP>(&mut r, sel, ((b - 208) >> 4) as usize)?;
                     check_set!();
@@ -459,9 +473,3 @@ impl Vm {
 fn v3_short_jump(b: u8) -> Option<(bool, usize)> {
     (152..=159).contains(&b).then(|| (false, (b as usize & 7) + 1))
 }
-
-/// Bytecode -> the first bytecode of its arm in `run_v3`'s match.
-static V3_ARM: [u8; 256] = super::regs::arm_table(&[
-    0, 16, 32, 64, 96, 104, 112, 113, 114, 115, 116, 120, 124, 125, 126, 128, 129, 131, 132, 133, 134, 135,
-    136, 137, 138, 139, 140, 141, 143, 144, 152, 160, 168, 176, 208,
-]);
