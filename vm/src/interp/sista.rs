@@ -35,6 +35,22 @@ impl Vm {
                 }
             };
         }
+        // Special selector `k`: inline when it can be, else a send.
+        macro_rules! special {
+            ($k:expr) => {{
+                let k: usize = $k;
+                if self.r_special_inline(&mut r, k, sista_short_jump) {
+                    // answered inline
+                } else if k == SPECIAL_IDENTICAL || k == SPECIAL_CLASS {
+                    slow!(self.special_send(k));
+                } else {
+                    let (sel, nargs) = self.special_selector(k);
+                    self.r_send::<STEP>(&mut r, sel, nargs)?;
+                    check_set!();
+                    tick!();
+                }
+            }};
+        }
         // The budget counts every bytecode when single-stepping (tracing),
         // else only sends, returns and backward jumps: the points where the
         // Cog VMs check for events.
@@ -49,7 +65,7 @@ impl Vm {
                 }
             };
         }
-        'bytecodes: loop {
+        loop {
             if STEP {
                 if budget == 0 {
                     break;
@@ -137,22 +153,22 @@ impl Vm {
                         tick!();
                     }
                     95 => {} // nop
-                    96 | 97 | 98 | 99 | 100 | 101 | 102 | 103 | 104 | 105 | 106 | 107 | 108 | 109 | 110
-                    | 111 | 112 | 113 | 114 | 115 | 116 | 117 | 118 | 119 | 120 | 121 | 122 | 123 | 124
-                    | 125 | 126 | 127 => {
-                        let k = (b - 96) as usize;
-                        if self.r_special_inline(&mut r, k, sista_short_jump) {
-                            continue 'bytecodes;
-                        }
-                        if k == SPECIAL_IDENTICAL || k == SPECIAL_CLASS {
-                            slow!(self.special_send(k));
-                        } else {
-                            let (sel, nargs) = self.special_selector(k);
-                            self.r_send::<STEP>(&mut r, sel, nargs)?;
-                            check_set!();
-                            tick!();
-                        }
-                    }
+                    // The commonest special selectors get an arm each, so that the
+                    // inline paths are specialized for them (no second dispatch on k).
+                    96 => special!(0),
+                    97 => special!(1),
+                    98 => special!(2),
+                    99 => special!(3),
+                    100 => special!(4),
+                    101 => special!(5),
+                    102 => special!(6),
+                    103 => special!(7),
+                    112 => special!(16),
+                    113 => special!(17),
+                    114 => special!(18),
+                    118 => special!(22),
+                    104 | 105 | 106 | 107 | 108 | 109 | 110 | 111 | 115 | 116 | 117 | 119 | 120 | 121
+                    | 122 | 123 | 124 | 125 | 126 | 127 => special!((b - 96) as usize),
                     128 | 129 | 130 | 131 | 132 | 133 | 134 | 135 | 136 | 137 | 138 | 139 | 140 | 141
                     | 142 | 143 | 144 | 145 | 146 | 147 | 148 | 149 | 150 | 151 | 152 | 153 | 154 | 155
                     | 156 | 157 | 158 | 159 | 160 | 161 | 162 | 163 | 164 | 165 | 166 | 167 | 168 | 169

@@ -35,6 +35,22 @@ impl Vm {
                 }
             };
         }
+        // Special selector `k`: inline when it can be, else a send.
+        macro_rules! special {
+            ($k:expr) => {{
+                let k: usize = $k;
+                if self.r_special_inline(&mut r, k, v3_short_jump) {
+                    // answered inline
+                } else if k == SPECIAL_IDENTICAL || k == SPECIAL_CLASS {
+                    slow!(self.special_send(k));
+                } else {
+                    let (sel, nargs) = self.special_selector(k);
+                    self.r_send::<STEP>(&mut r, sel, nargs)?;
+                    check_set!();
+                    tick!();
+                }
+            }};
+        }
         // The budget counts every bytecode when single-stepping (tracing),
         // else only sends, returns and backward jumps: the points where the
         // Cog VMs check for events.
@@ -252,22 +268,22 @@ impl Vm {
                     let d = self.r_fetch(&mut r) as usize;
                     self.r_jump_if(&mut r, b < 172, (b as usize & 3) * 256 + d)?;
                 }
-                176 | 177 | 178 | 179 | 180 | 181 | 182 | 183 | 184 | 185 | 186 | 187 | 188 | 189 | 190
-                | 191 | 192 | 193 | 194 | 195 | 196 | 197 | 198 | 199 | 200 | 201 | 202 | 203 | 204 | 205
-                | 206 | 207 => {
-                    let k = (b - 176) as usize;
-                    if self.r_special_inline(&mut r, k, v3_short_jump) {
-                        continue 'bytecodes;
-                    }
-                    if k == SPECIAL_IDENTICAL || k == SPECIAL_CLASS {
-                        slow!(self.special_send(k));
-                    } else {
-                        let (sel, nargs) = self.special_selector(k);
-                        self.r_send::<STEP>(&mut r, sel, nargs)?;
-                        check_set!();
-                        tick!();
-                    }
-                }
+                // The commonest special selectors get an arm each, so that the
+                // inline paths are specialized for them (no second dispatch on k).
+                176 => special!(0),
+                177 => special!(1),
+                178 => special!(2),
+                179 => special!(3),
+                180 => special!(4),
+                181 => special!(5),
+                182 => special!(6),
+                183 => special!(7),
+                192 => special!(16),
+                193 => special!(17),
+                194 => special!(18),
+                198 => special!(22),
+                184 | 185 | 186 | 187 | 188 | 189 | 190 | 191 | 195 | 196 | 197 | 199 | 200 | 201 | 202
+                | 203 | 204 | 205 | 206 | 207 => special!((b - 176) as usize),
                 208 | 209 | 210 | 211 | 212 | 213 | 214 | 215 | 216 | 217 | 218 | 219 | 220 | 221 | 222
                 | 223 | 224 | 225 | 226 | 227 | 228 | 229 | 230 | 231 | 232 | 233 | 234 | 235 | 236 | 237
                 | 238 | 239 | 240 | 241 | 242 | 243 | 244 | 245 | 246 | 247 | 248 | 249 | 250 | 251 | 252
