@@ -286,6 +286,9 @@ mod builder {
         assert_eq!(named(52).as_deref(), Some("ByteString"));
         assert_eq!(named(34).as_deref(), Some("BoxedFloat64"));
         assert_eq!(named(36).as_deref(), Some("Context"));
+        // Cog's machine code instantiates Point (for `@`) at index 54.
+        assert_eq!(named(50).as_deref(), Some("ByteArray"));
+        assert_eq!(named(54).as_deref(), Some("Point"));
         let mut classes = 0;
         for i in 0..1024u32 {
             if let Some(c) = heap.class_at_index(i) {

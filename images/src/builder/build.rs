@@ -27,7 +27,8 @@ const PROCESS_PRIORITIES: usize = 80;
 const START_PRIORITY: i64 = 40;
 
 /// Classes at fixed class-table indices (first name found wins; the first
-/// index is also the identity hash).
+/// index is also the identity hash): the OpenSmalltalk VMs' compact class
+/// indices, which their interpreters and machine code use directly.
 const FIXED_INDICES: &[(&[&str], &[u32])] = &[
     (&["SmallInteger"], &[1, 3]),
     (&["Character"], &[2]),
@@ -39,8 +40,12 @@ const FIXED_INDICES: &[(&[&str], &[u32])] = &[
     (&["Context", "MethodContext"], &[36]),
     (&["BlockClosure"], &[37]),
     (&["FullBlockClosure"], &[38]),
+    (&["ByteArray"], &[50]),
     (&["Array"], &[51, 16]),
     (&["ByteString", "String"], &[52]),
+    (&["Bitmap"], &[53]),
+    // Cog's machine code for `@` (primitive 18) makes instances of index 54.
+    (&["Point"], &[54]),
 ];
 
 /// Alternatives in order of preference for the classes the builder needs.
