@@ -14,12 +14,17 @@
 //! are the truth. `Vm::bytecode_set` is kept current in both, because the
 //! loops leave when it changes.
 //!
-//! The fast paths here cover what dominates real programs: pushes and
-//! stores, SmallInteger arithmetic and comparisons (a comparison followed
-//! by a conditional jump does not push its Boolean), sends that hit the
-//! method cache and need no primitive or a quick one (answering self, a
-//! constant or an instance variable without a frame), and returns to a
-//! caller frame.
+//! The fast paths here cover what dominates real programs:
+//! - pushes and stores;
+//! - SmallInteger arithmetic and comparisons, and `==` (a comparison
+//!   followed by a conditional jump does not push its Boolean);
+//! - `at:`, `at:put:` and `size` on Arrays and byte objects when the method
+//!   cache says the method is the primitive;
+//! - sends that hit the method cache: a plain activation, a quick method
+//!   (self, a constant or an instance variable, answered without a frame),
+//!   a closure's `value...` (straight to its activation), or a primitive
+//!   called directly;
+//! - returns to a caller frame.
 //!
 //! Bytecode fetch: the heap's accessors check every address against
 //! committed memory, which costs about a fifth of the loop's time. The
