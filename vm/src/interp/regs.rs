@@ -54,6 +54,70 @@ use gc::Oop;
 pub(crate) const SPECIAL_IDENTICAL: usize = 22;
 pub(crate) const SPECIAL_CLASS: usize = 23;
 
+/// Defines a bytecode loop's local macros over its VM (`$vm`, i.e. `self`),
+/// registers (`$r`) and budget (`$budget`), for the loop's bytecode set
+/// `$set` and short-conditional-jump decoder `$jump`. `$d` must be `$`
+/// (nested macro definitions need it). Both loops expand it, so the two
+/// bytecode sets share one definition of these steps.
+///
+/// - `slow!(e)`: runs an out-of-line operation on the synced VM, then takes
+///   the registers back; leaves the loop if the bytecode set changed.
+/// - `check_set!()`: after a send or return, leaves the loop if the new
+///   method uses the other set.
+/// - `special!(k)`: special selector `k`, inline when it can be, else a send.
+/// - `tick!()`: counts a send, return or backward jump against the budget
+///   (the points where the Cog VMs check for events) unless single-stepping,
+///   which counts every bytecode.
+macro_rules! bytecode_loop_macros {
+    ($d:tt $vm:ident $r:ident $budget:ident $set:path, $jump:path) => {
+        macro_rules! slow {
+                    ($d e:expr) => {{
+                        $vm.sync(&$r);
+                        $d e?;
+                        $r = $vm.regs();
+                        if $vm.bytecode_set != $set {
+                            return Ok($budget);
+                        }
+                    }};
+                }
+        macro_rules! check_set {
+            () => {
+                if $vm.bytecode_set != $set {
+                    $vm.sync(&$r);
+                    return Ok($budget);
+                }
+            };
+        }
+        macro_rules! special {
+                    ($d k:expr) => {{
+                        let k: usize = $d k;
+                        if $vm.r_special_inline(&mut $r, k, $jump) {
+                            // answered inline
+                        } else if k == SPECIAL_IDENTICAL || k == SPECIAL_CLASS {
+                            slow!($vm.special_send(k));
+                        } else {
+                            let (sel, nargs) = $vm.special_selector(k);
+                            $vm.r_send::<STEP>(&mut $r, sel, nargs)?;
+                            check_set!();
+                            tick!();
+                        }
+                    }};
+                }
+        macro_rules! tick {
+            () => {
+                if !STEP {
+                    $budget -= 1;
+                    if $budget == 0 {
+                        $vm.sync(&$r);
+                        return Ok(0);
+                    }
+                }
+            };
+        }
+    };
+}
+pub(crate) use bytecode_loop_macros;
+
 /// ip, sp, fp and the active method, as the bytecode loops hold them.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Regs {

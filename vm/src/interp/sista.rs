@@ -1,6 +1,6 @@
 //! The SistaV1 bytecode set (Pharo, and our image builder's default).
 
-use super::regs::{SPECIAL_CLASS, SPECIAL_IDENTICAL};
+use super::regs::{bytecode_loop_macros, SPECIAL_CLASS, SPECIAL_IDENTICAL};
 use super::{Fault, Vm};
 use gc::method::BytecodeSet;
 use gc::specials::{association, closure, so};
@@ -14,57 +14,7 @@ impl Vm {
     #[allow(clippy::manual_range_patterns)]
     pub(crate) fn run_sista<const STEP: bool>(&mut self, mut budget: u32) -> Result<u32, Fault> {
         let mut r = self.regs();
-        // Runs an out-of-line operation on the synced VM, then takes the
-        // registers back; leaves the loop if the bytecode set changed.
-        macro_rules! slow {
-            ($e:expr) => {{
-                self.sync(&r);
-                $e?;
-                r = self.regs();
-                if self.bytecode_set != BytecodeSet::SistaV1 {
-                    return Ok(budget);
-                }
-            }};
-        }
-        // After a send or return: the new method may use the other set.
-        macro_rules! check_set {
-            () => {
-                if self.bytecode_set != BytecodeSet::SistaV1 {
-                    self.sync(&r);
-                    return Ok(budget);
-                }
-            };
-        }
-        // Special selector `k`: inline when it can be, else a send.
-        macro_rules! special {
-            ($k:expr) => {{
-                let k: usize = $k;
-                if self.r_special_inline(&mut r, k, sista_short_jump) {
-                    // answered inline
-                } else if k == SPECIAL_IDENTICAL || k == SPECIAL_CLASS {
-                    slow!(self.special_send(k));
-                } else {
-                    let (sel, nargs) = self.special_selector(k);
-                    self.r_send::<STEP>(&mut r, sel, nargs)?;
-                    check_set!();
-                    tick!();
-                }
-            }};
-        }
-        // The budget counts every bytecode when single-stepping (tracing),
-        // else only sends, returns and backward jumps: the points where the
-        // Cog VMs check for events.
-        macro_rules! tick {
-            () => {
-                if !STEP {
-                    budget -= 1;
-                    if budget == 0 {
-                        self.sync(&r);
-                        return Ok(0);
-                    }
-                }
-            };
-        }
+        bytecode_loop_macros!($ self r budget BytecodeSet::SistaV1, sista_short_jump);
         loop {
             if STEP {
                 if budget == 0 {
