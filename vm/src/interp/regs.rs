@@ -71,15 +71,15 @@ pub(crate) const SPECIAL_CLASS: usize = 23;
 macro_rules! bytecode_loop_macros {
     ($d:tt $vm:ident $r:ident $budget:ident $set:path, $jump:path) => {
         macro_rules! slow {
-                    ($d e:expr) => {{
-                        $vm.sync(&$r);
-                        $d e?;
-                        $r = $vm.regs();
-                        if $vm.bytecode_set != $set {
-                            return Ok($budget);
+                            ($d e:expr) => {{
+                                $vm.sync(&$r);
+                                $d e?;
+                                $r = $vm.regs();
+                                if $vm.bytecode_set != $set {
+                                    return Ok($budget);
+                                }
+                            }};
                         }
-                    }};
-                }
         macro_rules! check_set {
             () => {
                 if $vm.bytecode_set != $set {
@@ -89,20 +89,20 @@ macro_rules! bytecode_loop_macros {
             };
         }
         macro_rules! special {
-                    ($d k:expr) => {{
-                        let k: usize = $d k;
-                        if $vm.r_special_inline(&mut $r, k, $jump) {
-                            // answered inline
-                        } else if k == SPECIAL_IDENTICAL || k == SPECIAL_CLASS {
-                            slow!($vm.special_send(k));
-                        } else {
-                            let (sel, nargs) = $vm.special_selector(k);
-                            $vm.r_send::<STEP>(&mut $r, sel, nargs)?;
-                            check_set!();
-                            tick!();
+                            ($d k:expr) => {{
+                                let k: usize = $d k;
+                                if $vm.r_special_inline(&mut $r, k, $jump) {
+                                    // answered inline
+                                } else if k == SPECIAL_IDENTICAL || k == SPECIAL_CLASS {
+                                    slow!($vm.special_send(k));
+                                } else {
+                                    let (sel, nargs) = $vm.special_selector(k);
+                                    $vm.r_send::<STEP>(&mut $r, sel, nargs)?;
+                                    check_set!();
+                                    tick!();
+                                }
+                            }};
                         }
-                    }};
-                }
         macro_rules! tick {
             () => {
                 if !STEP {
@@ -271,7 +271,8 @@ impl Vm {
     }
 
     /// Special selector `k` without a send where possible: SmallInteger
-    /// arithmetic and comparisons, and Array `at:`/`at:put:`. A comparison
+    /// arithmetic and comparisons, `==`, and `at:`, `at:put:` and `size`
+    /// (see `r_indexed`). A comparison
     /// followed by a short conditional jump (decoded by `jump` for the
     /// loop's bytecode set as: jumps when, offset) takes the Boolean without
     /// pushing it. False: nothing was done, the loop sends.
