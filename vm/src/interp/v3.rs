@@ -415,21 +415,19 @@ impl Vm {
     /// `regs.rs`) did not answer it: `==`, `class`, and real sends.
     #[inline(never)]
     pub(crate) fn special_send(&mut self, k: usize) -> Result<(), Fault> {
-        if k == 22 {
+        if k == SPECIAL_IDENTICAL {
             let b = self.pop();
             let a = self.pop();
             let same = a == b || self.heap.follow(a) == self.heap.follow(b);
             self.push(self.boolean(same));
             return Ok(());
-        } else if k == 23 {
+        } else if k == SPECIAL_CLASS {
             let a = self.pop();
             let c = self.heap.class_of(a);
             self.push(c);
             return Ok(());
         }
-        let specials = self.heap.special(so::SPECIAL_SELECTORS);
-        let sel = self.heap.slot(specials, k * 2);
-        let nargs = self.heap.slot(specials, k * 2 + 1).as_small_int().unwrap_or(0) as usize;
+        let (sel, nargs) = self.special_selector(k);
         self.send(sel, nargs)
     }
 }
