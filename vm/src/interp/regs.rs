@@ -44,6 +44,7 @@
 //! bytecode, with no table lookup or range check before it.
 
 use super::frame::*;
+use super::send::QUICK_SETTER;
 use super::{Fault, Trace, Vm};
 use gc::format;
 use gc::method::BytecodeSet;
@@ -71,15 +72,15 @@ pub(crate) const SPECIAL_CLASS: usize = 23;
 macro_rules! bytecode_loop_macros {
     ($d:tt $vm:ident $r:ident $budget:ident $set:path, $jump:path) => {
         macro_rules! slow {
-                            ($d e:expr) => {{
-                                $vm.sync(&$r);
-                                $d e?;
-                                $r = $vm.regs();
-                                if $vm.bytecode_set != $set {
-                                    return Ok($budget);
+                                    ($d e:expr) => {{
+                                        $vm.sync(&$r);
+                                        $d e?;
+                                        $r = $vm.regs();
+                                        if $vm.bytecode_set != $set {
+                                            return Ok($budget);
+                                        }
+                                    }};
                                 }
-                            }};
-                        }
         macro_rules! check_set {
             () => {
                 if $vm.bytecode_set != $set {
@@ -89,20 +90,20 @@ macro_rules! bytecode_loop_macros {
             };
         }
         macro_rules! special {
-                            ($d k:expr) => {{
-                                let k: usize = $d k;
-                                if $vm.r_special_inline(&mut $r, k, $jump) {
-                                    // answered inline
-                                } else if k == SPECIAL_IDENTICAL || k == SPECIAL_CLASS {
-                                    slow!($vm.special_send(k));
-                                } else {
-                                    let (sel, nargs) = $vm.special_selector(k);
-                                    $vm.r_send::<STEP>(&mut $r, sel, nargs)?;
-                                    check_set!();
-                                    tick!();
+                                    ($d k:expr) => {{
+                                        let k: usize = $d k;
+                                        if $vm.r_special_inline(&mut $r, k, $jump) {
+                                            // answered inline
+                                        } else if k == SPECIAL_IDENTICAL || k == SPECIAL_CLASS {
+                                            slow!($vm.special_send(k));
+                                        } else {
+                                            let (sel, nargs) = $vm.special_selector(k);
+                                            $vm.r_send::<STEP>(&mut $r, sel, nargs)?;
+                                            check_set!();
+                                            tick!();
+                                        }
+                                    }};
                                 }
-                            }};
-                        }
         macro_rules! tick {
             () => {
                 if !STEP {
@@ -439,6 +440,13 @@ impl Vm {
                         return Ok(());
                     }
                 }
+                if hit.primitive as usize >= QUICK_SETTER && nargs == 1 {
+                    let i = hit.primitive as usize - QUICK_SETTER;
+                    if self.quick_set(rcvr, i, Oop(self.stack[r.sp])) {
+                        r.sp += 1;
+                        return Ok(());
+                    }
+                }
                 self.sync(r);
                 // value, value:... of a closure: straight to its activation.
                 let closure_slots = Vm::closure_value_min_slots(hit.primitive);
@@ -456,6 +464,27 @@ impl Vm {
         self.send(selector, nargs)?;
         *r = self.regs();
         Ok(())
+    }
+
+    /// A quick setter: stores `v` in instance variable `i` of `rcvr`
+    /// unless the store needs the general path (an immutable receiver gets
+    /// `attemptToAssign:withIndex:`, a Context's fields may be in its frame).
+    #[inline(never)]
+    fn quick_set(&mut self, rcvr: Oop, i: usize, v: Oop) -> bool {
+        if !rcvr.is_object() {
+            return false;
+        }
+        let h = self.heap.header(rcvr);
+        let f = h.format();
+        if h.is_immutable()
+            || f > format::EPHEMERON
+            || f == format::FIXED_INDEXABLE
+            || i >= self.heap.num_slots(rcvr)
+        {
+            return false;
+        }
+        self.heap.set_slot(rcvr, i, v);
+        true
     }
 
     /// `quick_primitive_value` out of line, to keep the loops small.

@@ -8,6 +8,11 @@ use gc::{format, Oop};
 
 const CACHE_SIZE: usize = 4096;
 
+/// The method cache's primitive index for a quick setter (see
+/// `quick_primitive_of`): above every real primitive index (15 bits), so a
+/// primitive call with it fails and the method runs.
+pub(crate) const QUICK_SETTER: usize = 0x8000;
+
 /// What a primitive did, as activation needs it.
 pub enum PrimOutcome {
     Success,
@@ -336,8 +341,10 @@ impl Vm {
     /// true, false, nil or an instance variable: the quick primitive
     /// (256-259, 264-519) that Squeak's compiler gives such methods, so that
     /// cached sends answer without a frame (as sends of real images' quick
-    /// methods do). 0 for any other method. The answer cannot differ: the
-    /// method returns before it could do anything else.
+    /// methods do). For a one-argument method that stores its argument in
+    /// instance variable i (< 8) and answers self: [`QUICK_SETTER`] + i. 0
+    /// for any other method. The answer cannot differ: the method returns
+    /// before it could do anything else.
     pub(crate) fn quick_primitive_of(&self, m: Oop) -> usize {
         let h = self.method_header(m);
         let pc = h.initial_pc();
@@ -345,13 +352,25 @@ impl Vm {
             return 0;
         }
         let (b0, b1) = (self.heap.byte_at(m, pc), self.heap.byte_at(m, pc + 1));
-        let (return_self, return_top) = match h.bytecode_set() {
-            gc::method::BytecodeSet::SistaV1 => (88, 92),
-            gc::method::BytecodeSet::V3PlusClosures => (120, 124),
+        let b2 = if pc + 2 < self.heap.byte_size(m) {
+            self.heap.byte_at(m, pc + 2)
+        } else {
+            0
         };
+        // returnSelf, returnTop, pushTemp 0, popIntoReceiverVariable 0.
+        let (return_self, return_top, push_temp0, pop_into_ivar0) = match h.bytecode_set() {
+            gc::method::BytecodeSet::SistaV1 => (88, 92, 64, 200),
+            gc::method::BytecodeSet::V3PlusClosures => (120, 124, 16, 96),
+        };
+        let setter = h.num_args() == 1
+            && h.num_temps() == 1
+            && b0 == push_temp0
+            && (pop_into_ivar0..pop_into_ivar0 + 8).contains(&b1)
+            && b2 == return_self;
         match b0 {
             _ if (return_self..return_self + 4).contains(&b0) => 256 + (b0 - return_self) as usize,
             0..=15 if b1 == return_top => 264 + b0 as usize,
+            _ if setter => QUICK_SETTER + (b1 - pop_into_ivar0) as usize,
             _ => 0,
         }
     }
