@@ -69,18 +69,20 @@ pub(crate) const SPECIAL_CLASS: usize = 23;
 /// - `tick!()`: counts a send, return or backward jump against the budget
 ///   (the points where the Cog VMs check for events) unless single-stepping,
 ///   which counts every bytecode.
+// rustfmt re-indents the nested `$d` definitions on every run.
+#[rustfmt::skip]
 macro_rules! bytecode_loop_macros {
     ($d:tt $vm:ident $r:ident $budget:ident $set:path, $jump:path) => {
         macro_rules! slow {
-                                    ($d e:expr) => {{
-                                        $vm.sync(&$r);
-                                        $d e?;
-                                        $r = $vm.regs();
-                                        if $vm.bytecode_set != $set {
-                                            return Ok($budget);
-                                        }
-                                    }};
-                                }
+            ($d e:expr) => {{
+                $vm.sync(&$r);
+                $d e?;
+                $r = $vm.regs();
+                if $vm.bytecode_set != $set {
+                    return Ok($budget);
+                }
+            }};
+        }
         macro_rules! check_set {
             () => {
                 if $vm.bytecode_set != $set {
@@ -90,20 +92,20 @@ macro_rules! bytecode_loop_macros {
             };
         }
         macro_rules! special {
-                                    ($d k:expr) => {{
-                                        let k: usize = $d k;
-                                        if $vm.r_special_inline(&mut $r, k, $jump) {
-                                            // answered inline
-                                        } else if k == SPECIAL_IDENTICAL || k == SPECIAL_CLASS {
-                                            slow!($vm.special_send(k));
-                                        } else {
-                                            let (sel, nargs) = $vm.special_selector(k);
-                                            $vm.r_send::<STEP>(&mut $r, sel, nargs)?;
-                                            check_set!();
-                                            tick!();
-                                        }
-                                    }};
-                                }
+            ($d k:expr) => {{
+                let k: usize = $d k;
+                if $vm.r_special_inline(&mut $r, k, $jump) {
+                    // answered inline
+                } else if k == SPECIAL_IDENTICAL || k == SPECIAL_CLASS {
+                    slow!($vm.special_send(k));
+                } else {
+                    let (sel, nargs) = $vm.special_selector(k);
+                    $vm.r_send::<STEP>(&mut $r, sel, nargs)?;
+                    check_set!();
+                    tick!();
+                }
+            }};
+        }
         macro_rules! tick {
             () => {
                 if !STEP {
