@@ -530,3 +530,15 @@ impl Vm {
         );
     }
 }
+
+/// A VM on the built-in kernel image after `steps` bytecodes, for unit tests.
+#[cfg(test)]
+pub(crate) fn kernel_vm_after(steps: usize) -> Vm {
+    let bytes = crate::default_image::bytes().expect("built-in kernel");
+    let img = images::load_image_bytes(bytes).unwrap();
+    let mut vm = Vm::new(img.heap, img.header, RunOptions::default()).unwrap();
+    for _ in 0..steps {
+        vm.step().unwrap();
+    }
+    vm
+}

@@ -207,6 +207,39 @@ impl Vm {
         v
     }
 
+    /// The top of stack, popped when `pop` (the store-and-pop bytecodes)
+    /// or left in place (the store bytecodes).
+    #[inline(always)]
+    pub(crate) fn r_store_value(&self, r: &mut Regs, pop: bool) -> Oop {
+        if pop {
+            self.r_pop(r)
+        } else {
+            self.r_at(r, 0)
+        }
+    }
+
+    /// pushRemoteTemp: the operands (index in the vector, temp holding the
+    /// vector) follow the bytecode, in both sets.
+    #[inline(always)]
+    pub(crate) fn r_push_remote_temp(&mut self, r: &mut Regs) {
+        let i = self.r_fetch(r) as usize;
+        let t = self.r_fetch(r) as usize;
+        let vec = self.r_temp(r, t);
+        let v = self.heap.slot(vec, i);
+        self.r_push(r, v);
+    }
+
+    /// storeRemoteTemp (`pop`: storeAndPop), operands as for
+    /// `r_push_remote_temp`.
+    #[inline(always)]
+    pub(crate) fn r_store_remote_temp(&mut self, r: &mut Regs, pop: bool) {
+        let i = self.r_fetch(r) as usize;
+        let t = self.r_fetch(r) as usize;
+        let v = self.r_store_value(r, pop);
+        let vec = self.r_temp(r, t);
+        self.heap.set_slot(vec, i, v);
+    }
+
     /// The value `i` below the top (0 is the top).
     #[inline(always)]
     pub(crate) fn r_at(&self, r: &Regs, i: usize) -> Oop {
@@ -599,7 +632,6 @@ pub(crate) fn small_int_compare(k: usize, x: i64, y: i64) -> Option<bool> {
 
 #[cfg(test)]
 mod tests {
-    use crate::interp::{RunOptions, Vm};
     use gc::Oop;
 
     /// The fetch reads the method's bytes below `code_len`, and past it
@@ -607,9 +639,7 @@ mod tests {
     /// checked read rather than reading unchecked.
     #[test]
     fn fetch_inside_and_past_the_method() {
-        let bytes = crate::default_image::bytes().expect("built-in kernel");
-        let img = images::load_image_bytes(bytes).unwrap();
-        let mut vm = Vm::new(img.heap, img.header, RunOptions::default()).unwrap();
+        let mut vm = crate::interp::kernel_vm_after(0);
         let mut r = vm.regs();
         let len = vm.heap.code_len(r.method);
         assert_eq!(vm.code_len, len);
@@ -626,12 +656,7 @@ mod tests {
     /// the fields of a Context married to a frame (they live in the frame).
     #[test]
     fn quick_primitives_leave_married_contexts_alone() {
-        let bytes = crate::default_image::bytes().expect("built-in kernel");
-        let img = images::load_image_bytes(bytes).unwrap();
-        let mut vm = Vm::new(img.heap, img.header, RunOptions::default()).unwrap();
-        for _ in 0..200 {
-            vm.step().unwrap();
-        }
+        let mut vm = crate::interp::kernel_vm_after(200);
         let rcvr = vm.receiver();
         assert_eq!(vm.quick_primitive_value(rcvr, 256), Some(rcvr));
         assert_eq!(vm.quick_primitive_value(rcvr, 259), Some(vm.heap.nil()));

@@ -188,12 +188,7 @@ mod tests {
     /// matching its method.
     #[test]
     fn become_of_a_method_on_the_stack_updates_frame_code_lengths() {
-        let bytes = crate::default_image::bytes().expect("built-in kernel");
-        let img = images::load_image_bytes(bytes).unwrap();
-        let mut vm = Vm::new(img.heap, img.header, RunOptions::default()).unwrap();
-        for _ in 0..200 {
-            vm.step().unwrap();
-        }
+        let mut vm = crate::interp::kernel_vm_after(200);
         let m = vm.method;
         let len = vm.heap.code_len(m);
         let other = vm

@@ -225,32 +225,20 @@ impl Vm {
                     }
                     240 | 243 => {
                         let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
-                        let v = if b == 240 {
-                            self.r_pop(&mut r)
-                        } else {
-                            self.r_at(&r, 0)
-                        };
+                        let v = self.r_store_value(&mut r, b == 240);
                         if !self.r_store_receiver_var(&r, i, v) {
                             slow!(self.store_receiver_var(i, v));
                         }
                     }
                     241 | 244 => {
                         let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
-                        let v = if b == 241 {
-                            self.r_pop(&mut r)
-                        } else {
-                            self.r_at(&r, 0)
-                        };
+                        let v = self.r_store_value(&mut r, b == 241);
                         let a = self.r_literal(&r, i);
                         slow!(self.store_checked(a, association::VALUE, v));
                     }
                     242 | 245 => {
                         let i = self.r_fetch(&mut r) as usize;
-                        let v = if b == 242 {
-                            self.r_pop(&mut r)
-                        } else {
-                            self.r_at(&r, 0)
-                        };
+                        let v = self.r_store_value(&mut r, b == 242);
                         self.r_set_temp(&r, i, v);
                     }
                     248 => {
@@ -270,24 +258,8 @@ impl Vm {
                         let nargs = (d & 7) | ((ext_a as usize % 16) << 3);
                         slow!(self.push_block_closure(ncopied, nargs, size));
                     }
-                    251 => {
-                        let i = self.r_fetch(&mut r) as usize;
-                        let t = self.r_fetch(&mut r) as usize;
-                        let vec = self.r_temp(&r, t);
-                        let v = self.heap.slot(vec, i);
-                        self.r_push(&mut r, v);
-                    }
-                    252 | 253 => {
-                        let i = self.r_fetch(&mut r) as usize;
-                        let t = self.r_fetch(&mut r) as usize;
-                        let v = if b == 253 {
-                            self.r_pop(&mut r)
-                        } else {
-                            self.r_at(&r, 0)
-                        };
-                        let vec = self.r_temp(&r, t);
-                        self.heap.set_slot(vec, i, v);
-                    }
+                    251 => self.r_push_remote_temp(&mut r),
+                    252 | 253 => self.r_store_remote_temp(&mut r, b == 253),
                     _ => {
                         self.sync(&r);
                         return self.unknown_bytecode(b).map(|()| budget);

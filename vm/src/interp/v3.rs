@@ -110,11 +110,7 @@ impl Vm {
                 129 | 130 => {
                     let d = self.r_fetch(&mut r);
                     let i = (d & 63) as usize;
-                    let v = if b == 130 {
-                        self.r_pop(&mut r)
-                    } else {
-                        self.r_at(&r, 0)
-                    };
+                    let v = self.r_store_value(&mut r, b == 130);
                     match d >> 6 {
                         0 => {
                             if !self.r_store_receiver_var(&r, i, v) {
@@ -177,24 +173,8 @@ impl Vm {
                     // callPrimitive: the primitive already ran (and failed).
                     r.ip += 2;
                 }
-                140 => {
-                    let i = self.r_fetch(&mut r) as usize;
-                    let t = self.r_fetch(&mut r) as usize;
-                    let vec = self.r_temp(&r, t);
-                    let v = self.heap.slot(vec, i);
-                    self.r_push(&mut r, v);
-                }
-                141 | 142 => {
-                    let i = self.r_fetch(&mut r) as usize;
-                    let t = self.r_fetch(&mut r) as usize;
-                    let v = if b == 142 {
-                        self.r_pop(&mut r)
-                    } else {
-                        self.r_at(&r, 0)
-                    };
-                    let vec = self.r_temp(&r, t);
-                    self.heap.set_slot(vec, i, v);
-                }
+                140 => self.r_push_remote_temp(&mut r),
+                141 | 142 => self.r_store_remote_temp(&mut r, b == 142),
                 143 => {
                     let d = self.r_fetch(&mut r);
                     let hi = self.r_fetch(&mut r) as usize;
