@@ -97,7 +97,7 @@ macro_rules! bytecode_loop_macros {
                 if $vm.r_special_inline(&mut $r, k, $jump) {
                     // answered inline
                 } else if k == SPECIAL_IDENTICAL || k == SPECIAL_CLASS {
-                    slow!($vm.special_send(k));
+                    slow!($vm.identical_or_class(k == SPECIAL_CLASS));
                 } else {
                     let (sel, nargs) = $vm.special_selector(k);
                     $vm.r_send::<STEP>(&mut $r, sel, nargs)?;
@@ -352,7 +352,7 @@ impl Vm {
     }
 
     /// `x == y` when neither is a forwarder (None: one may be, and
-    /// `special_send` follows them).
+    /// `identical_or_class` follows them).
     #[inline(always)]
     fn identical(&self, x: Oop, y: Oop) -> Option<bool> {
         let forwarded = |o: Oop| o.is_object() && self.heap.header(o).is_forwarder();

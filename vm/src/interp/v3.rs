@@ -391,24 +391,22 @@ impl Vm {
         }
     }
 
-    /// Special selector `k` when the bytecode loop's inline paths (see
-    /// `regs.rs`) did not answer it: `==`, `class`, and real sends.
+    /// `==` when an operand may be a forwarder (compared after following
+    /// them), or `class` (`class` true): the two special selectors the loops
+    /// answer without a send that `r_special_inline` leaves to them.
     #[inline(never)]
-    pub(crate) fn special_send(&mut self, k: usize) -> Result<(), Fault> {
-        if k == SPECIAL_IDENTICAL {
+    pub(crate) fn identical_or_class(&mut self, class: bool) -> Result<(), Fault> {
+        if class {
+            let a = self.pop();
+            let c = self.heap.class_of(a);
+            self.push(c);
+        } else {
             let b = self.pop();
             let a = self.pop();
             let same = a == b || self.heap.follow(a) == self.heap.follow(b);
             self.push(self.boolean(same));
-            return Ok(());
-        } else if k == SPECIAL_CLASS {
-            let a = self.pop();
-            let c = self.heap.class_of(a);
-            self.push(c);
-            return Ok(());
         }
-        let (sel, nargs) = self.special_selector(k);
-        self.send(sel, nargs)
+        Ok(())
     }
 }
 
