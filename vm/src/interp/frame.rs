@@ -84,51 +84,18 @@ pub fn set_flag(h: gc::method::MethodHeader) -> u64 {
     }
 }
 
-/// Words of stack the VM reserves. Frames that do not fit spill the stack
-/// into contexts.
-pub const STACK_WORDS: usize = 256 * 1024;
+pub use super::stack::{Stack, STACK_WORDS};
+
+/// The stack index of temporary `i` (arguments first) of the frame at `fp`
+/// with `nargs` arguments.
+#[inline(always)]
+pub fn temp_slot(fp: usize, nargs: usize, i: usize) -> usize {
+    if i < nargs {
+        fp + 1 + nargs - i
+    } else {
+        (fp as isize + FIRST_TEMP) as usize - (i - nargs)
+    }
+}
+
 /// Headroom an activation needs: bookkeeping plus the largest frame.
 pub const FRAME_HEADROOM: usize = FRAME_WORDS + 64 + 16;
-
-/// The VM stack: a fixed power-of-two array of words indexed modulo its
-/// size, so indexing needs no bounds check. Frames stay inside it by
-/// construction (`FRAME_HEADROOM` is checked before every activation);
-/// debug builds assert every index.
-pub struct Stack(Box<[u64; STACK_WORDS]>);
-
-const _: () = assert!(STACK_WORDS.is_power_of_two());
-
-impl Stack {
-    pub fn new() -> Stack {
-        let words: Box<[u64]> = vec![0; STACK_WORDS].into_boxed_slice();
-        Stack(words.try_into().expect("STACK_WORDS words"))
-    }
-
-    /// All the words, for walks over frames and block moves.
-    pub fn words_mut(&mut self) -> &mut [u64] {
-        &mut self.0[..]
-    }
-}
-
-impl Default for Stack {
-    fn default() -> Self {
-        Stack::new()
-    }
-}
-
-impl std::ops::Index<usize> for Stack {
-    type Output = u64;
-    #[inline(always)]
-    fn index(&self, i: usize) -> &u64 {
-        debug_assert!(i < STACK_WORDS, "stack index {i} out of range");
-        &self.0[i & (STACK_WORDS - 1)]
-    }
-}
-
-impl std::ops::IndexMut<usize> for Stack {
-    #[inline(always)]
-    fn index_mut(&mut self, i: usize) -> &mut u64 {
-        debug_assert!(i < STACK_WORDS, "stack index {i} out of range");
-        &mut self.0[i & (STACK_WORDS - 1)]
-    }
-}

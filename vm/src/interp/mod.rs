@@ -14,6 +14,7 @@ mod regs;
 pub mod roots;
 pub mod send;
 pub mod sista;
+pub mod stack;
 pub mod v3;
 
 use frame::*;
@@ -105,7 +106,7 @@ pub struct Vm {
     pub(crate) method: Oop,
     pub(crate) bytecode_set: BytecodeSet,
     pub(crate) cache: send::MethodCache,
-    /// `heap.code_len` of the method a bytecode loop runs (see `regs.rs`).
+    /// `fetch_len` of the method a bytecode loop runs (see `regs.rs`).
     pub(crate) code_len: usize,
     /// The method `code_len` was taken for; `Oop(0)` once objects may have
     /// moved.
@@ -277,12 +278,7 @@ impl Vm {
     /// Index of temporary `i` of the frame (arguments first).
     #[inline(always)]
     pub(crate) fn temp_index(&self, fp: usize, i: usize) -> usize {
-        let n = self.frame_num_args(fp);
-        if i < n {
-            fp + 1 + n - i
-        } else {
-            fp - 5 - (i - n)
-        }
+        temp_slot(fp, self.frame_num_args(fp), i)
     }
 
     #[inline(always)]

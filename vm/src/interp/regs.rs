@@ -45,6 +45,7 @@
 
 use super::frame::*;
 use super::send::QUICK_SETTER;
+use super::stack::{in_frames, StackWords, MAX_FAST_FETCH};
 use super::{Fault, Trace, Vm};
 use gc::format;
 use gc::method::BytecodeSet;
@@ -57,7 +58,7 @@ pub(crate) const SPECIAL_CLASS: usize = 23;
 
 /// Defines a bytecode loop's local macros over its VM (`$vm`, i.e. `self`),
 /// registers (`$r`) and budget (`$budget`), for the loop's bytecode set
-/// `$set` and short-conditional-jump decoder `$jump`. `$d` must be `$`
+/// `$set` and conditional-jump decoder `$jump` (see [`CondJump`]). `$d` must be `$`
 /// (nested macro definitions need it). Both loops expand it, so the two
 /// bytecode sets share one definition of these steps.
 ///
@@ -100,14 +101,29 @@ macro_rules! bytecode_loop_macros {
                     slow!($vm.identical_or_class(k == SPECIAL_CLASS));
                 } else {
                     let (sel, nargs) = $vm.special_selector(k);
-                    $vm.r_send::<STEP>(&mut $r, sel, nargs)?;
-                    check_set!();
-                    tick!();
+                    send!(sel, nargs)
                 }
+            }};
+        }
+        macro_rules! method_return {
+            ($d v:expr) => {{
+                let v = $d v;
+                $vm.r_method_return(&mut $r, v)?;
+                check_set!();
+                tick!();
+            }};
+        }
+        macro_rules! block_return {
+            ($d v:expr) => {{
+                let v = $d v;
+                $vm.r_return(&mut $r, v)?;
+                check_set!();
+                tick!();
             }};
         }
         macro_rules! tick {
             () => {
+                $vm.r_check_stack(&$r);
                 if !STEP {
                     $budget -= 1;
                     if $budget == 0 {
@@ -121,6 +137,18 @@ macro_rules! bytecode_loop_macros {
 }
 pub(crate) use bytecode_loop_macros;
 
+/// A conditional jump bytecode, as a loop's decoder sees it: a comparison
+/// followed by one answers its Boolean by jumping or not.
+#[derive(Clone, Copy)]
+pub(crate) struct CondJump {
+    /// Jumps when the Boolean is this.
+    pub when: bool,
+    /// The offset; for a long jump, its high part: the offset is
+    /// `offset * 256` plus the byte after the bytecode.
+    pub offset: usize,
+    pub long: bool,
+}
+
 /// ip, sp, fp and the active method, as the bytecode loops hold them.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Regs {
@@ -128,6 +156,40 @@ pub(crate) struct Regs {
     pub sp: usize,
     pub fp: usize,
     pub method: Oop,
+    /// The stack's words (see `stack.rs` for what keeps the loops'
+    /// unmasked indices inside it).
+    pub words: StackWords,
+}
+
+impl Regs {
+    /// Stack word `i`.
+    #[inline(always)]
+    pub fn w(&self, i: usize) -> u64 {
+        self.words.get(i)
+    }
+
+    #[inline(always)]
+    pub fn set(&self, i: usize, v: u64) {
+        self.words.set(i, v)
+    }
+
+    /// The stack index of the active frame's temporary `i`.
+    #[inline(always)]
+    pub fn temp_index(&self, i: usize) -> usize {
+        let flags = self.w((self.fp as isize + FLAGS) as usize);
+        temp_slot(self.fp, (flags & 0xff) as usize, i)
+    }
+}
+
+/// A malformed method moved sp or fp out of the stack: the VM stops with a
+/// fault report (the panic becomes one, see `cli`).
+#[cold]
+#[inline(never)]
+fn stack_out_of_range(method: Oop, ip: usize, sp: usize, fp: usize) -> ! {
+    panic!(
+        "stack pointer out of range (sp {}, fp {}, method {method:?}, ip {ip}): a malformed method pushed or popped too far",
+        sp as isize, fp as isize
+    )
 }
 
 /// The bytecode set named by a frame's flags word.
@@ -145,14 +207,33 @@ impl Vm {
     #[inline(always)]
     pub(crate) fn regs(&mut self) -> Regs {
         if self.method != self.code_len_for {
-            self.code_len = self.heap.code_len(self.method);
+            self.code_len = self.fetch_len(self.method);
             self.code_len_for = self.method;
         }
-        Regs {
+        let r = Regs {
             ip: self.ip,
             sp: self.sp,
             fp: self.fp,
             method: self.method,
+            words: self.stack.words(),
+        };
+        self.r_check_stack(&r);
+        r
+    }
+
+    /// The bytes of `method` the loops fetch without a check: its code
+    /// size (`Heap::code_len`), at most `MAX_FAST_FETCH` (see `stack.rs`).
+    #[inline]
+    pub(crate) fn fetch_len(&self, method: Oop) -> usize {
+        self.heap.code_len(method).min(MAX_FAST_FETCH)
+    }
+
+    /// A checkpoint (see `stack.rs`): sp and fp must be in the frames'
+    /// words, or the loops' unmasked stack accesses could leave the stack.
+    #[inline(always)]
+    pub(crate) fn r_check_stack(&self, r: &Regs) {
+        if !(in_frames(r.sp) && in_frames(r.fp)) {
+            stack_out_of_range(r.method, r.ip, r.sp, r.fp);
         }
     }
 
@@ -176,33 +257,39 @@ impl Vm {
     #[inline(always)]
     pub(crate) fn r_peek(&self, r: &Regs) -> u8 {
         if r.ip < self.code_len {
-            debug_assert_eq!(self.code_len, self.heap.code_len(r.method), "stale code_len");
+            debug_assert_eq!(self.code_len, self.fetch_len(r.method), "stale code_len");
             // SAFETY: `code_len` was taken for `r.method` with no collection
             // since: `regs`, `r_activate` and `r_return` take it whenever the
             // method changes, and collections happen only out of line, after
             // which the loops call `regs`.
             unsafe { self.heap.code_byte(r.method, r.ip) }
         } else {
-            self.byte_past_code(r)
+            self.byte_past_code(r.method, r.ip, r.sp, r.fp)
         }
     }
 
     /// A malformed method ran off its end: the checked read.
     #[cold]
     #[inline(never)]
-    fn byte_past_code(&self, r: &Regs) -> u8 {
-        self.heap.byte_at(r.method, r.ip)
+    fn byte_past_code(&self, method: Oop, ip: usize, sp: usize, fp: usize) -> u8 {
+        // A checkpoint: only MAX_FAST_FETCH bytes are fetched without one.
+        if !(in_frames(sp) && in_frames(fp)) {
+            stack_out_of_range(method, ip, sp, fp);
+        }
+        self.heap.byte_at(method, ip)
     }
 
     #[inline(always)]
     pub(crate) fn r_push(&mut self, r: &mut Regs, v: Oop) {
-        r.sp -= 1;
-        self.stack[r.sp] = v.0;
+        // Wrapping: a malformed method may push below word 0, into the
+        // slack, until the next checkpoint (see stack.rs).
+        r.sp = r.sp.wrapping_sub(1);
+        r.set(r.sp, v.0);
     }
 
     #[inline(always)]
     pub(crate) fn r_pop(&self, r: &mut Regs) -> Oop {
-        let v = Oop(self.stack[r.sp]);
+        let v = Oop(r.w(r.sp));
         r.sp += 1;
         v
     }
@@ -243,23 +330,23 @@ impl Vm {
     /// The value `i` below the top (0 is the top).
     #[inline(always)]
     pub(crate) fn r_at(&self, r: &Regs, i: usize) -> Oop {
-        Oop(self.stack[r.sp + i])
+        Oop(r.w(r.sp + i))
     }
 
     #[inline(always)]
     pub(crate) fn r_temp(&self, r: &Regs, i: usize) -> Oop {
-        Oop(self.stack[self.temp_index(r.fp, i)])
+        Oop(r.w(r.temp_index(i)))
     }
 
     #[inline(always)]
     pub(crate) fn r_set_temp(&mut self, r: &Regs, i: usize, v: Oop) {
-        let idx = self.temp_index(r.fp, i);
-        self.stack[idx] = v.0;
+        let idx = r.temp_index(i);
+        r.set(idx, v.0);
     }
 
     #[inline(always)]
     pub(crate) fn r_receiver(&self, r: &Regs) -> Oop {
-        Oop(self.stack[r.fp - 4])
+        Oop(r.w(r.fp - 4))
     }
 
     #[inline(always)]
@@ -309,15 +396,15 @@ impl Vm {
     /// Special selector `k` without a send where possible: SmallInteger
     /// arithmetic and comparisons, `==`, and `at:`, `at:put:` and `size`
     /// (see `r_indexed`). A comparison
-    /// followed by a short conditional jump (decoded by `jump` for the
-    /// loop's bytecode set as: jumps when, offset) takes the Boolean without
+    /// followed by a conditional jump (decoded by `jump` for the loop's
+    /// bytecode set, see [`CondJump`]) takes the Boolean without
     /// pushing it. False: nothing was done, the loop sends.
     #[inline(always)]
     pub(crate) fn r_special_inline(
         &mut self,
         r: &mut Regs,
         k: usize,
-        jump: fn(u8) -> Option<(bool, usize)>,
+        jump: fn(u8) -> Option<CondJump>,
     ) -> bool {
         let (x, y) = (self.r_at(r, 1), self.r_at(r, 0));
         let ints = x.is_small_integer() && y.is_small_integer();
@@ -331,9 +418,14 @@ impl Vm {
         if let Some(c) = compared {
             r.sp += 2;
             match jump(self.r_peek(r)) {
-                Some((when, off)) => {
+                Some(j) => {
                     r.ip += 1;
-                    if c == when {
+                    let off = if j.long {
+                        j.offset * 256 + self.r_fetch(r) as usize
+                    } else {
+                        j.offset
+                    };
+                    if c == j.when {
                         r.ip += off;
                     }
                 }
@@ -344,7 +436,7 @@ impl Vm {
         if k < 16 && ints {
             if let Some(v) = self.small_int_arith(k, x.small_int_value(), y.small_int_value()) {
                 r.sp += 1;
-                self.stack[r.sp] = v.0;
+                r.set(r.sp, v.0);
                 return true;
             }
         }
@@ -386,7 +478,7 @@ impl Vm {
             17 => 2,
             _ => 0,
         };
-        let rcvr = Oop(self.stack[r.sp + nargs]);
+        let rcvr = Oop(r.w(r.sp + nargs));
         if !rcvr.is_object() {
             return false;
         }
@@ -408,7 +500,7 @@ impl Vm {
         let v = match (k, hit.primitive) {
             (18, 62) => Oop::small_int(size as i64),
             (16 | 17, _) => {
-                let index = Oop(self.stack[r.sp + nargs - 1]);
+                let index = Oop(r.w(r.sp + nargs - 1));
                 let i = index.small_int_value();
                 if !index.is_small_integer() || i < 1 || i as usize > size {
                     return false;
@@ -419,7 +511,7 @@ impl Vm {
                     (16, true, 60) => Oop::small_int(self.heap.byte_at(rcvr, i) as i64),
                     (16, true, 63) => Oop::character(self.heap.byte_at(rcvr, i) as u32),
                     (17, _, 61 | 64) if !h.is_immutable() => {
-                        let v = Oop(self.stack[r.sp]);
+                        let v = Oop(r.w(r.sp));
                         if !bytes && hit.primitive == 61 {
                             self.heap.set_slot(rcvr, i, v);
                         } else if bytes
@@ -445,7 +537,7 @@ impl Vm {
             _ => return false,
         };
         r.sp += nargs;
-        self.stack[r.sp] = v.0;
+        r.set(r.sp, v.0);
         true
     }
 
@@ -459,7 +551,7 @@ impl Vm {
         selector: Oop,
         nargs: usize,
     ) -> Result<(), Fault> {
-        let rcvr = Oop(self.stack[r.sp + nargs]);
+        let rcvr = Oop(r.w(r.sp + nargs));
         let key = self.heap.class_index_of(rcvr) as u64 + 1;
         if let Some(hit) = self.cache.probe(key, selector) {
             if !STEP || self.options.trace == Trace::None {
@@ -471,13 +563,13 @@ impl Vm {
                 if (256..=519).contains(&hit.primitive) {
                     if let Some(v) = self.quick_value_of(rcvr, hit.primitive) {
                         r.sp += nargs;
-                        self.stack[r.sp] = v.0;
+                        r.set(r.sp, v.0);
                         return Ok(());
                     }
                 }
                 if hit.primitive as usize >= QUICK_SETTER && nargs == 1 {
                     let i = hit.primitive as usize - QUICK_SETTER;
-                    if self.quick_set(rcvr, i, Oop(self.stack[r.sp])) {
+                    if self.quick_set(rcvr, i, Oop(r.w(r.sp))) {
                         r.sp += 1;
                         return Ok(());
                     }
@@ -535,17 +627,17 @@ impl Vm {
     fn r_activate(&mut self, r: &mut Regs, m: Oop, code_len: usize, nargs: usize, rcvr: Oop) {
         let h = self.method_header(m);
         let fp = r.sp - 2;
-        self.stack[fp + 1] = r.ip as u64;
-        self.stack[fp] = r.fp as u64;
-        self.stack[fp - 1] = m.0;
-        self.stack[fp - 2] = 0;
-        self.stack[fp - 3] = nargs as u64 | method_flags(h, code_len);
-        self.stack[fp - 4] = rcvr.0;
+        r.set(fp + 1, r.ip as u64);
+        r.set(fp, r.fp as u64);
+        r.set(fp - 1, m.0);
+        r.set(fp - 2, 0);
+        r.set(fp - 3, nargs as u64 | method_flags(h, code_len));
+        r.set(fp - 4, rcvr.0);
         let mut sp = fp - 4;
         let nil = self.nil().0;
         for _ in nargs..h.num_temps() {
             sp -= 1;
-            self.stack[sp] = nil;
+            r.set(sp, nil);
         }
         r.fp = fp;
         r.sp = sp;
@@ -562,17 +654,19 @@ impl Vm {
     #[inline(always)]
     pub(crate) fn r_return(&mut self, r: &mut Regs, value: Oop) -> Result<(), Fault> {
         let fp = r.fp;
-        let caller_fp = self.stack[fp];
-        if self.stack[fp - 2] == 0 && caller_fp != BASE_FRAME {
+        let caller_fp = r.w(fp);
+        // A caller fp outside the frames (a malformed method overwrote it)
+        // takes the general path, which indexes the stack modulo its size.
+        if r.w(fp - 2) == 0 && in_frames(caller_fp as usize) {
             let caller_fp = caller_fp as usize;
-            let caller_flags = self.stack[caller_fp - 3];
+            let caller_flags = r.w(caller_fp - 3);
             if caller_flags & FLAG_DISCARD_RESULT == 0 {
-                let nargs = (self.stack[fp - 3] & 0xff) as usize;
-                r.ip = self.stack[fp + 1] as usize;
+                let nargs = (r.w(fp - 3) & 0xff) as usize;
+                r.ip = r.w(fp + 1) as usize;
                 r.sp = fp + 2 + nargs;
-                self.stack[r.sp] = value.0;
+                r.set(r.sp, value.0);
                 r.fp = caller_fp;
-                r.method = Oop(self.stack[caller_fp - 1]);
+                r.method = Oop(r.w(caller_fp - 1));
                 self.code_len = flags_code_len(caller_flags);
                 self.code_len_for = r.method;
                 self.bytecode_set = flags_set(caller_flags);
@@ -589,7 +683,7 @@ impl Vm {
     /// non-local return.
     #[inline(always)]
     pub(crate) fn r_method_return(&mut self, r: &mut Regs, value: Oop) -> Result<(), Fault> {
-        if self.stack[r.fp - 3] & FLAG_BLOCK == 0 {
+        if r.w(r.fp - 3) & FLAG_BLOCK == 0 {
             return self.r_return(r, value);
         }
         self.sync(r);
@@ -641,7 +735,7 @@ mod tests {
     fn fetch_inside_and_past_the_method() {
         let mut vm = crate::interp::kernel_vm_after(0);
         let mut r = vm.regs();
-        let len = vm.heap.code_len(r.method);
+        let len = vm.fetch_len(r.method);
         assert_eq!(vm.code_len, len);
         for ip in [r.ip, len - 1, len, len + 5] {
             r.ip = ip;
@@ -675,5 +769,39 @@ mod tests {
         let array = vm.new_array(2).unwrap();
         assert_eq!(vm.quick_primitive_value(array, 264), Some(vm.heap.nil()));
         assert_eq!(vm.quick_primitive_value(array, 266), None, "past the last field");
+    }
+
+    /// Rewrites the active method from the ip on as `body` followed by a
+    /// backward jump to it, then runs: a malformed method that pushes or
+    /// pops forever must stop at a checkpoint with a report (see
+    /// stack.rs), not write outside the stack.
+    fn run_endless(body: &[u8]) -> String {
+        let mut vm = crate::interp::kernel_vm_after(200);
+        assert_eq!(vm.bytecode_set, gc::method::BytecodeSet::SistaV1);
+        let (m, ip) = (vm.method, vm.ip);
+        // body, then extB -1 and jump: back over the jump's 4 bytes and body.
+        let back = (256 - 4 - body.len()) as u8;
+        let code: Vec<u8> = body.iter().copied().chain([225, 255, 237, back]).collect();
+        assert!(
+            vm.heap.code_len(m) >= ip + code.len(),
+            "the method is long enough"
+        );
+        vm.heap.bytes_mut(m)[ip..ip + code.len()].copy_from_slice(&code);
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| vm.run_sista::<false>(u32::MAX)));
+        let panic = outcome.expect_err("the loop cannot end normally");
+        panic.downcast_ref::<String>().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn endless_pushes_stop_at_a_checkpoint() {
+        let msg = run_endless(&[79]); // pushNil
+        assert!(msg.contains("stack pointer out of range"), "{msg}");
+    }
+
+    #[test]
+    fn endless_pops_stop_at_a_checkpoint() {
+        let msg = run_endless(&[216]); // pop
+        assert!(msg.contains("stack pointer out of range"), "{msg}");
     }
 }

@@ -84,7 +84,7 @@ impl Vm {
         while fp < STACK_WORDS {
             let m = self.frame_method(fp);
             let flags = self.fslot(fp, FLAGS) & ((1 << CODE_LEN_SHIFT) - 1);
-            let len = self.heap.code_len(m) as u64;
+            let len = self.fetch_len(m) as u64;
             self.set_fslot(fp, FLAGS, flags | len << CODE_LEN_SHIFT);
             if self.is_base_frame(fp) {
                 break;
@@ -204,7 +204,7 @@ mod tests {
             let flags = vm.fslot(fp, FLAGS);
             assert_eq!(
                 flags_code_len(flags),
-                vm.heap.code_len(vm.frame_method(fp)),
+                vm.fetch_len(vm.frame_method(fp)),
                 "frame {fp}"
             );
             if vm.is_base_frame(fp) {

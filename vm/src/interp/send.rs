@@ -35,7 +35,7 @@ struct CacheEntry {
     selector: u64,
     method: u64,
     primitive: u32,
-    /// `heap.code_len(method)`, for the bytecode loops' fetch (index-keyed
+    /// `fetch_len(method)`, for the bytecode loops' fetch (index-keyed
     /// entries only). The cache is flushed whenever objects move.
     code_len: u32,
 }
@@ -220,7 +220,7 @@ impl Vm {
                 let hit = Hit {
                     method: m,
                     primitive: prim as u32,
-                    code_len: self.heap.code_len(m) as u32,
+                    code_len: self.fetch_len(m) as u32,
                 };
                 self.cache.fill(key, selector, hit);
             }
@@ -402,7 +402,7 @@ impl Vm {
         let fp = self.sp;
         self.push(m);
         self.push(Oop(0));
-        self.push(Oop(nargs as u64 | method_flags(h, self.heap.code_len(m))));
+        self.push(Oop(nargs as u64 | method_flags(h, self.fetch_len(m))));
         self.push(rcvr);
         let nil = self.nil();
         for _ in nargs..h.num_temps() {
@@ -475,7 +475,7 @@ impl Vm {
         let fp = self.sp;
         self.push(method);
         self.push(Oop(0));
-        let set = method_flags(self.method_header(method), self.heap.code_len(method));
+        let set = method_flags(self.method_header(method), self.fetch_len(method));
         self.push(Oop(nargs as u64 | FLAG_BLOCK | set));
         self.push(rcvr);
         for i in 0..ncopied {

@@ -1,6 +1,6 @@
 //! The SistaV1 bytecode set (Pharo, and our image builder's default).
 
-use super::regs::{bytecode_loop_macros, SPECIAL_CLASS, SPECIAL_IDENTICAL};
+use super::regs::{bytecode_loop_macros, CondJump, SPECIAL_CLASS, SPECIAL_IDENTICAL};
 use super::{Fault, Vm};
 use gc::method::BytecodeSet;
 use gc::specials::{association, closure, so};
@@ -10,25 +10,139 @@ impl Vm {
     /// Runs up to `budget` SistaV1 bytecodes with the registers in locals
     /// (see `regs.rs`). Returns the budget left when the active method
     /// changes to the other bytecode set; the caller continues there.
+    ///
+    /// Extension prefixes (224 extA, 225 extB) are rare, so the main dispatch
+    /// runs the extensible bytecodes with both extensions zero, and the
+    /// prefix arm dispatches once more, with the extensions it read, over
+    /// those bytecodes only (`sista_extended!`). Keeping extA and extB out
+    /// of the main loop saves resetting them on every bytecode.
     // Or-patterns of single values on purpose: see the dispatch note in regs.rs.
     #[allow(clippy::manual_range_patterns)]
     pub(crate) fn run_sista<const STEP: bool>(&mut self, mut budget: u32) -> Result<u32, Fault> {
         let mut r = self.regs();
-        bytecode_loop_macros!($ self r budget BytecodeSet::SistaV1, sista_short_jump);
-        loop {
+        bytecode_loop_macros!($ self r budget BytecodeSet::SistaV1, sista_cond_jump);
+        // The bytecodes that take extensions, with `$ea`/`$eb` as extA and
+        // extB, followed by the caller's other arms.
+        macro_rules! sista_extended {
+            ($x:expr, $ea:expr, $eb:expr, { $($arms:tt)* }) => {{
+                #[allow(unused_variables)]
+                let (ext_a, ext_b): (i64, i64) = ($ea, $eb);
+                let b: u8 = $x;
+                match b {
+                    82 => {
+                        if ext_b != 0 {
+                            self.sync(&r);
+                            return Err(fault!("push thisProcess-style 82 with extB {ext_b} unsupported"));
+                        }
+                        slow!(self.frame_context(self.fp).map(|c| self.push(c)));
+                    }
+                    226 => {
+                        let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
+                        match self.r_receiver_var(&r, i) {
+                            Some(v) => self.r_push(&mut r, v),
+                            None => slow!(self.receiver_var(i).map(|v| self.push(v))),
+                        }
+                    }
+                    227 => {
+                        let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
+                        let a = self.r_literal(&r, i);
+                        let v = self.heap.slot(a, association::VALUE);
+                        self.r_push(&mut r, v);
+                    }
+                    228 => {
+                        let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
+                        let v = self.r_literal(&r, i);
+                        self.r_push(&mut r, v);
+                    }
+                    232 => {
+                        let d = self.r_fetch(&mut r) as i64;
+                        self.r_push(&mut r, Oop::small_int((ext_b << 8) + d));
+                    }
+                    233 => {
+                        let d = self.r_fetch(&mut r) as u32;
+                        self.r_push(&mut r, Oop::character(((ext_b as u32) << 8) + d));
+                    }
+                    234 => {
+                        let d = self.r_fetch(&mut r) as usize;
+                        let sel = self.r_literal(&r, (d >> 3) + ((ext_a as usize) << 5));
+                        let nargs = (d & 7) + ((ext_b as usize) << 3);
+                        if nargs > 255 {
+                            // The loops' stack accesses rely on this bound (see stack.rs).
+                            self.sync(&r);
+                            return Err(fault!("a send with {} arguments", nargs as isize));
+                        }
+                        send!(sel, nargs)
+                    }
+                    235 => {
+                        let d = self.r_fetch(&mut r) as usize;
+                        slow!(self.super_send_sista(d, ext_a, ext_b));
+                    }
+                    237 => {
+                        let d = self.r_fetch(&mut r) as i64;
+                        let off = d + (ext_b << 8);
+                        r.ip = (r.ip as i64 + off) as usize;
+                        if off < 0 {
+                            tick!();
+                        }
+                    }
+                    238 | 239 => {
+                        let d = self.r_fetch(&mut r) as usize;
+                        self.r_jump_if(&mut r, b == 238, d + ((ext_b as usize) << 8))?;
+                        if ext_b < 0 {
+                            // A backward jump is a checkpoint (see stack.rs).
+                            self.r_check_stack(&r);
+                        }
+                    }
+                    240 | 243 => {
+                        let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
+                        let v = self.r_store_value(&mut r, b == 240);
+                        if !self.r_store_receiver_var(&r, i, v) {
+                            slow!(self.store_receiver_var(i, v));
+                        }
+                    }
+                    241 | 244 => {
+                        let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
+                        let v = self.r_store_value(&mut r, b == 241);
+                        let a = self.r_literal(&r, i);
+                        slow!(self.store_checked(a, association::VALUE, v));
+                    }
+                    249 => {
+                        let lit = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
+                        let flags = self.r_fetch(&mut r);
+                        slow!(self.push_full_closure(lit, flags));
+                    }
+                    250 => {
+                        // Old-style closure: numCopied/numArgs byte, then size with extensions.
+                        let d = self.r_fetch(&mut r) as usize;
+                        let size = self.r_fetch(&mut r) as usize + ((ext_b as usize) << 8);
+                        let ncopied = (d >> 3) & 7 | (((ext_a as usize) / 16) << 3);
+                        let nargs = (d & 7) | ((ext_a as usize % 16) << 3);
+                        slow!(self.push_block_closure(ncopied, nargs, size));
+                    }
+                    $($arms)*
+                }
+            }};
+        }
+        'bytecodes: loop {
             if STEP {
                 if budget == 0 {
                     break;
                 }
                 budget -= 1;
             }
-            let mut ext_a: i64 = 0;
-            let mut ext_b: i64 = 0;
-            loop {
-                let b = self.r_fetch(&mut r);
+            let b = self.r_fetch(&mut r);
+            // The arms that send leave this block with the selector and
+            // argument count (`send!`), so that the loop has one copy of the
+            // send path; every other arm continues with the next bytecode.
+            let (sel, nargs) = 'send: {
+                macro_rules! send {
+                    ($s:expr, $n:expr) => {
+                        break 'send ($s, $n)
+                    };
+                }
                 // Single values, not ranges: a match on single values compiles
                 // to one jump table, ranges to comparisons first (see regs.rs).
-                match b {
+                sista_extended!(b, 0, 0, {
                     0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15 => {
                         match self.r_receiver_var(&r, b as usize) {
                             Some(v) => self.r_push(&mut r, v),
@@ -58,22 +172,13 @@ impl Vm {
                     79 => self.r_push(&mut r, self.heap.nil()),
                     80 => self.r_push(&mut r, Oop::small_int(0)),
                     81 => self.r_push(&mut r, Oop::small_int(1)),
-                    82 => {
-                        if ext_b != 0 {
-                            self.sync(&r);
-                            return Err(fault!("push thisProcess-style 82 with extB {ext_b} unsupported"));
-                        }
-                        slow!(self.frame_context(self.fp).map(|c| self.push(c)));
-                    }
                     83 => {
                         let v = self.r_at(&r, 0);
                         self.r_push(&mut r, v);
                     }
                     88 => {
                         let v = self.r_receiver(&r);
-                        self.r_method_return(&mut r, v)?;
-                        check_set!();
-                        tick!();
+                        method_return!(v)
                     }
                     89 | 90 | 91 => {
                         let v = match b {
@@ -81,26 +186,18 @@ impl Vm {
                             90 => self.heap.false_obj(),
                             _ => self.heap.nil(),
                         };
-                        self.r_method_return(&mut r, v)?;
-                        check_set!();
-                        tick!();
+                        method_return!(v)
                     }
                     92 => {
                         let v = self.r_pop(&mut r);
-                        self.r_method_return(&mut r, v)?;
-                        check_set!();
-                        tick!();
+                        method_return!(v)
                     }
                     93 => {
-                        self.r_return(&mut r, self.heap.nil())?;
-                        check_set!();
-                        tick!();
+                        block_return!(self.heap.nil())
                     }
                     94 => {
                         let v = self.r_pop(&mut r);
-                        self.r_return(&mut r, v)?;
-                        check_set!();
-                        tick!();
+                        block_return!(v)
                     }
                     95 => {} // nop
                     // The commonest special selectors get an arm each, so that the
@@ -124,9 +221,7 @@ impl Vm {
                     | 156 | 157 | 158 | 159 | 160 | 161 | 162 | 163 | 164 | 165 | 166 | 167 | 168 | 169
                     | 170 | 171 | 172 | 173 | 174 | 175 => {
                         let sel = self.r_literal(&r, b as usize & 15);
-                        self.r_send::<STEP>(&mut r, sel, (b as usize - 128) >> 4)?;
-                        check_set!();
-                        tick!();
+                        send!(sel, (b as usize - 128) >> 4)
                     }
                     176 | 177 | 178 | 179 | 180 | 181 | 182 | 183 => r.ip += (b as usize & 7) + 1,
                     184 | 185 | 186 | 187 | 188 | 189 | 190 | 191 => {
@@ -150,37 +245,14 @@ impl Vm {
                         self.sync(&r);
                         return Err("unconditional trap (bytecode 217)".into());
                     }
-                    224 => {
-                        let d = self.r_fetch(&mut r) as i64;
-                        ext_a = (ext_a << 8) + d;
-                        continue;
-                    }
-                    225 => {
-                        let d = self.r_fetch(&mut r) as i64;
-                        ext_b = if ext_b == 0 && d > 127 {
-                            d - 256
-                        } else {
-                            (ext_b << 8) + d
-                        };
-                        continue;
-                    }
-                    226 => {
-                        let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
-                        match self.r_receiver_var(&r, i) {
-                            Some(v) => self.r_push(&mut r, v),
-                            None => slow!(self.receiver_var(i).map(|v| self.push(v))),
-                        }
-                    }
-                    227 => {
-                        let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
-                        let a = self.r_literal(&r, i);
-                        let v = self.heap.slot(a, association::VALUE);
-                        self.r_push(&mut r, v);
-                    }
-                    228 => {
-                        let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
-                        let v = self.r_literal(&r, i);
-                        self.r_push(&mut r, v);
+                    224 | 225 => {
+                        // Extension prefixes, then the bytecode they extend.
+                        let (ext_a, ext_b, x) = self.r_extensions(&mut r, b);
+                        sista_extended!(x, ext_a, ext_b, {
+                            // Extensions on a bytecode that takes none are
+                            // ignored: step back and run it plainly.
+                            _ => r.ip -= 1,
+                        });
                     }
                     229 => {
                         let i = self.r_fetch(&mut r) as usize;
@@ -191,51 +263,6 @@ impl Vm {
                         let d = self.r_fetch(&mut r);
                         slow!(self.push_new_array(d));
                     }
-                    232 => {
-                        let d = self.r_fetch(&mut r) as i64;
-                        self.r_push(&mut r, Oop::small_int((ext_b << 8) + d));
-                    }
-                    233 => {
-                        let d = self.r_fetch(&mut r) as u32;
-                        self.r_push(&mut r, Oop::character(((ext_b as u32) << 8) + d));
-                    }
-                    234 => {
-                        let d = self.r_fetch(&mut r) as usize;
-                        let sel = self.r_literal(&r, (d >> 3) + ((ext_a as usize) << 5));
-                        let nargs = (d & 7) + ((ext_b as usize) << 3);
-                        self.r_send::<STEP>(&mut r, sel, nargs)?;
-                        check_set!();
-                        tick!();
-                    }
-                    235 => {
-                        let d = self.r_fetch(&mut r) as usize;
-                        slow!(self.super_send_sista(d, ext_a, ext_b));
-                    }
-                    237 => {
-                        let d = self.r_fetch(&mut r) as i64;
-                        let off = d + (ext_b << 8);
-                        r.ip = (r.ip as i64 + off) as usize;
-                        if off < 0 {
-                            tick!();
-                        }
-                    }
-                    238 | 239 => {
-                        let d = self.r_fetch(&mut r) as usize;
-                        self.r_jump_if(&mut r, b == 238, d + ((ext_b as usize) << 8))?;
-                    }
-                    240 | 243 => {
-                        let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
-                        let v = self.r_store_value(&mut r, b == 240);
-                        if !self.r_store_receiver_var(&r, i, v) {
-                            slow!(self.store_receiver_var(i, v));
-                        }
-                    }
-                    241 | 244 => {
-                        let i = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
-                        let v = self.r_store_value(&mut r, b == 241);
-                        let a = self.r_literal(&r, i);
-                        slow!(self.store_checked(a, association::VALUE, v));
-                    }
                     242 | 245 => {
                         let i = self.r_fetch(&mut r) as usize;
                         let v = self.r_store_value(&mut r, b == 242);
@@ -245,31 +272,44 @@ impl Vm {
                         // callPrimitive: the primitive already ran (and failed).
                         r.ip += 2;
                     }
-                    249 => {
-                        let lit = self.r_fetch(&mut r) as usize + ((ext_a as usize) << 8);
-                        let flags = self.r_fetch(&mut r);
-                        slow!(self.push_full_closure(lit, flags));
-                    }
-                    250 => {
-                        // Old-style closure: numCopied/numArgs byte, then size with extensions.
-                        let d = self.r_fetch(&mut r) as usize;
-                        let size = self.r_fetch(&mut r) as usize + ((ext_b as usize) << 8);
-                        let ncopied = (d >> 3) & 7 | (((ext_a as usize) / 16) << 3);
-                        let nargs = (d & 7) | ((ext_a as usize % 16) << 3);
-                        slow!(self.push_block_closure(ncopied, nargs, size));
-                    }
                     251 => self.r_push_remote_temp(&mut r),
                     252 | 253 => self.r_store_remote_temp(&mut r, b == 253),
-                    _ => {
+                    // Every value is listed, with no `_` arm, so the jump
+                    // table covers all 256 and needs no range check.
+                    84 | 85 | 86 | 87 | 218 | 219 | 220 | 221 | 222 | 223 | 230 | 236 | 246 | 247
+                    | 254 | 255 => {
                         self.sync(&r);
                         return self.unknown_bytecode(b).map(|()| budget);
                     }
-                }
-                break;
-            }
+                });
+                continue 'bytecodes;
+            };
+            self.r_send::<STEP>(&mut r, sel, nargs)?;
+            check_set!();
+            tick!();
         }
         self.sync(&r);
         Ok(0)
+    }
+
+    /// Reads extension prefixes from `first` (224 or 225) on; answers extA,
+    /// extB and the bytecode after them (fetched).
+    #[inline(always)]
+    fn r_extensions(&self, r: &mut super::regs::Regs, first: u8) -> (i64, i64, u8) {
+        let (mut ext_a, mut ext_b) = (0i64, 0i64);
+        let mut x = first;
+        while x == 224 || x == 225 {
+            let d = self.r_fetch(r) as i64;
+            if x == 224 {
+                ext_a = ext_a.wrapping_shl(8).wrapping_add(d);
+            } else if ext_b == 0 && d > 127 {
+                ext_b = d - 256;
+            } else {
+                ext_b = ext_b.wrapping_shl(8).wrapping_add(d);
+            }
+            x = self.r_fetch(r);
+        }
+        (ext_a, ext_b, x)
     }
 
     /// Bytecode 235: a super send, or with extB >= 64 a directed super send
@@ -328,8 +368,21 @@ impl Vm {
     }
 }
 
-/// A SistaV1 short conditional jump: (jumps when, offset).
+/// A SistaV1 conditional jump without extensions: short (184–199) or
+/// long (238 jumpTrue, 239 jumpFalse, offset in the next byte).
 #[inline(always)]
-fn sista_short_jump(b: u8) -> Option<(bool, usize)> {
-    (184..=199).contains(&b).then(|| (b < 192, (b as usize & 7) + 1))
+fn sista_cond_jump(b: u8) -> Option<CondJump> {
+    match b {
+        184..=199 => Some(CondJump {
+            when: b < 192,
+            offset: (b as usize & 7) + 1,
+            long: false,
+        }),
+        238 | 239 => Some(CondJump {
+            when: b == 238,
+            offset: 0,
+            long: true,
+        }),
+        _ => None,
+    }
 }
