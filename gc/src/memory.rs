@@ -6,26 +6,41 @@
 use platform::{page_size, Reservation};
 use std::io;
 
+const WORD_BYTES: usize = 8;
+
 /// A reserved range of address space whose prefix `[base, base+committed)` is
 /// readable and writable.
 #[derive(Debug)]
 pub struct HeapMemory {
     region: Reservation,
     committed: usize,
+    /// `region.base()`, kept beside `word_limit` for the word accessors.
+    base: usize,
+    /// A word at `base + off` is committed when `off < word_limit`: one
+    /// comparison per word access instead of two (kept by `set_committed`).
+    word_limit: usize,
 }
 
 impl HeapMemory {
     /// Reserves `bytes` of address space; nothing is committed yet.
     pub fn reserve(bytes: usize) -> io::Result<HeapMemory> {
+        let region = Reservation::reserve(bytes)?;
         Ok(HeapMemory {
-            region: Reservation::reserve(bytes)?,
+            base: region.base(),
+            region,
             committed: 0,
+            word_limit: 0,
         })
+    }
+
+    fn set_committed(&mut self, committed: usize) {
+        self.committed = committed;
+        self.word_limit = committed.saturating_sub(WORD_BYTES - 1);
     }
 
     #[inline]
     pub fn base(&self) -> usize {
-        self.region.base()
+        self.base
     }
 
     /// First address past the committed prefix.
@@ -54,7 +69,7 @@ impl HeapMemory {
         let new_committed = platform::memory::round_up(end - self.base(), chunk).min(self.region.len());
         self.region
             .commit(self.committed, new_committed - self.committed)?;
-        self.committed = new_committed;
+        self.set_committed(new_committed);
         Ok(())
     }
 
@@ -64,7 +79,7 @@ impl HeapMemory {
         let chunk = (1 << 20).max(page_size());
         let keep = platform::memory::round_up(end.saturating_sub(self.base()), chunk).min(self.region.len());
         if keep < self.committed && self.region.decommit(keep, self.committed - keep).is_ok() {
-            self.committed = keep;
+            self.set_committed(keep);
         }
     }
 
@@ -76,9 +91,17 @@ impl HeapMemory {
         }
     }
 
+    /// The check for a word at `addr`: one comparison (see `word_limit`).
+    #[inline(always)]
+    fn check_word(&self, addr: usize) {
+        if addr.wrapping_sub(self.base) >= self.word_limit {
+            bad_access(addr, WORD_BYTES, self.base, self.committed);
+        }
+    }
+
     #[inline]
     pub fn u64_at(&self, addr: usize) -> u64 {
-        self.check(addr, 8);
+        self.check_word(addr);
         // SAFETY: the range is inside committed memory (checked above);
         // unaligned reads are allowed by read_unaligned.
         unsafe { (addr as *const u64).read_unaligned() }
@@ -86,7 +109,7 @@ impl HeapMemory {
 
     #[inline]
     pub fn set_u64_at(&mut self, addr: usize, v: u64) {
-        self.check(addr, 8);
+        self.check_word(addr);
         // SAFETY: inside committed memory; `&mut self` excludes other borrows.
         unsafe { (addr as *mut u64).write_unaligned(v) }
     }
