@@ -49,6 +49,7 @@ use super::stack::{in_frames, StackWords, MAX_FAST_FETCH};
 use super::{Fault, Trace, Vm};
 use gc::format;
 use gc::method::BytecodeSet;
+use gc::specials::closure;
 use gc::specials::so;
 use gc::Oop;
 
@@ -226,6 +227,19 @@ impl Vm {
     #[inline]
     pub(crate) fn fetch_len(&self, method: Oop) -> usize {
         self.heap.code_len(method).min(MAX_FAST_FETCH)
+    }
+
+    /// `fetch_len` of a block's method, remembered in the method cache.
+    #[inline]
+    pub(crate) fn block_fetch_len(&mut self, method: Oop) -> usize {
+        match self.cache.code_len(method) {
+            Some(len) => len,
+            None => {
+                let len = self.fetch_len(method);
+                self.cache.remember_code_len(method, len);
+                len
+            }
+        }
     }
 
     /// A checkpoint (see `stack.rs`): sp and fp must be in the frames'
@@ -574,6 +588,12 @@ impl Vm {
                         return Ok(());
                     }
                 }
+                if hit.primitive == 207 || hit.primitive == 209 {
+                    if let Some(activated) = self.r_full_block(*r, rcvr, nargs) {
+                        *r = activated;
+                        return Ok(());
+                    }
+                }
                 self.sync(r);
                 // value, value:... of a closure: straight to its activation.
                 let closure_slots = Vm::closure_value_min_slots(hit.primitive);
@@ -623,6 +643,56 @@ impl Vm {
     /// Pushes a frame for `m`, whose receiver and arguments are on the
     /// stack (the layout is `frame.rs`'s; `activate_method` is the general
     /// version, with primitive failure codes).
+    /// `value...` of a FullBlockClosure (the primitives 207 and 209), with
+    /// the closure and `nargs` arguments on the stack: activates its
+    /// CompiledBlock as `activate_closure` would, without syncing the
+    /// registers. None leaves the send to the general path (another
+    /// argument count, an odd closure, a stack about to spill).
+    #[inline(never)]
+    fn r_full_block(&mut self, mut r: Regs, cl: Oop, nargs: usize) -> Option<Regs> {
+        // Room for the frame and up to 64 copied values (checked below).
+        if !cl.is_object() || r.sp < FRAME_HEADROOM + 128 {
+            return None;
+        }
+        let n = self.heap.num_slots(cl);
+        let ncopied = n.checked_sub(closure::FULL_FIRST_COPIED_VALUE)?;
+        let code = self.heap.slot(cl, closure::START_PC_OR_METHOD);
+        if ncopied > 64
+            || !code.is_object()
+            || !format::is_compiled_method(self.heap.format(code))
+            || self.heap.slot(cl, closure::NUM_ARGS) != Oop::small_int(nargs as i64)
+        {
+            return None;
+        }
+        let h = self.method_header(code);
+        let code_len = self.block_fetch_len(code);
+        let fp = r.sp - 2;
+        r.set(fp + 1, r.ip as u64);
+        r.set(fp, r.fp as u64);
+        r.set(fp - 1, code.0);
+        r.set(fp - 2, 0);
+        r.set(fp - 3, nargs as u64 | FLAG_BLOCK | method_flags(h, code_len));
+        r.set(fp - 4, self.heap.slot(cl, closure::FULL_RECEIVER).0);
+        let mut sp = fp - 4;
+        for i in 0..ncopied {
+            sp -= 1;
+            r.set(sp, self.heap.slot(cl, closure::FULL_FIRST_COPIED_VALUE + i).0);
+        }
+        let nil = self.nil().0;
+        for _ in (nargs + ncopied)..h.num_temps() {
+            sp -= 1;
+            r.set(sp, nil);
+        }
+        r.fp = fp;
+        r.sp = sp;
+        r.ip = h.initial_pc();
+        r.method = code;
+        self.code_len = code_len;
+        self.code_len_for = code;
+        self.bytecode_set = h.bytecode_set();
+        Some(r)
+    }
+
     #[inline(always)]
     fn r_activate(&mut self, r: &mut Regs, m: Oop, code_len: usize, nargs: usize, rcvr: Oop) {
         let h = self.method_header(m);

@@ -26,7 +26,13 @@ pub enum PrimOutcome {
 pub struct MethodCache {
     /// A fixed-size array, so that masked indices need no bounds check.
     entries: Box<[CacheEntry; CACHE_SIZE]>,
+    /// `fetch_len` of recently activated blocks' methods, by address
+    /// (method oop, length): a block activation would otherwise decode the
+    /// method's size every time. Flushed with the entries.
+    code_lens: Box<[(u64, u32); CODE_LENS]>,
 }
+
+const CODE_LENS: usize = 256;
 
 #[derive(Clone, Copy, Default)]
 struct CacheEntry {
@@ -56,7 +62,25 @@ impl MethodCache {
     pub fn new() -> MethodCache {
         MethodCache {
             entries: Box::new([CacheEntry::default(); CACHE_SIZE]),
+            code_lens: Box::new([(0, 0); CODE_LENS]),
         }
+    }
+
+    #[inline(always)]
+    fn code_len_index(method: Oop) -> usize {
+        (method.0 >> 4) as usize & (CODE_LENS - 1)
+    }
+
+    /// The remembered `fetch_len` of `method`, if any.
+    #[inline(always)]
+    pub(crate) fn code_len(&self, method: Oop) -> Option<usize> {
+        let (m, len) = self.code_lens[Self::code_len_index(method)];
+        (m == method.0).then_some(len as usize)
+    }
+
+    #[inline]
+    pub(crate) fn remember_code_len(&mut self, method: Oop, len: usize) {
+        self.code_lens[Self::code_len_index(method)] = (method.0, len as u32);
     }
 
     #[inline]
@@ -100,6 +124,7 @@ impl MethodCache {
 
     pub fn flush(&mut self) {
         self.entries.iter_mut().for_each(|e| *e = CacheEntry::default());
+        self.code_lens.iter_mut().for_each(|e| *e = (0, 0));
     }
 }
 
@@ -475,7 +500,8 @@ impl Vm {
         let fp = self.sp;
         self.push(method);
         self.push(Oop(0));
-        let set = method_flags(self.method_header(method), self.fetch_len(method));
+        let code_len = self.block_fetch_len(method);
+        let set = method_flags(self.method_header(method), code_len);
         self.push(Oop(nargs as u64 | FLAG_BLOCK | set));
         self.push(rcvr);
         for i in 0..ncopied {
@@ -491,6 +517,8 @@ impl Vm {
         }
         self.fp = fp;
         self.set_method(method);
+        // Taken above: saves `regs` taking it again.
+        (self.code_len, self.code_len_for) = (code_len, method);
         self.ip = start_ip;
         Ok(())
     }
