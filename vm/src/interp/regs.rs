@@ -28,20 +28,28 @@
 //!
 //! Bytecode fetch: the heap's accessors check every address against
 //! committed memory, which costs about a fifth of the loop's time. The
-//! loops check the ip against `Vm::code_len` instead, the active method's
-//! size as `Heap::code_len` validated it when the method became active (kept
-//! in method cache entries for sends and in frames' flags for returns, and
-//! taken by [`Vm::regs`] when the method is not `Vm::code_len_for`). Only a
+//! loops check the ip against `Regs::code_len` instead (a copy of
+//! `Vm::code_len`): the active method's size as `Heap::code_len` validated
+//! it when the method became active, at most `MAX_FAST_FETCH` (see
+//! `stack.rs`). It is kept in method cache entries for sends (and in the
+//! cache's memo of block methods) and in frames' flags for returns, and
+//! taken by [`Vm::regs`] when the method is not `Vm::code_len_for`. Only a
 //! collection or a become moves or replaces objects or decommits memory;
 //! both run only out of line, through `with_heap_and_roots`, which forgets
-//! `code_len_for` and takes the frames' lengths again, and the loops call
-//! `regs` after every out-of-line call.
+//! `code_len_for`, flushes the cache and takes the frames' lengths again,
+//! and the loops call `regs` after every out-of-line call.
 //! Debug builds check `code_len` on every fetch.
 //!
+//! Sends: the arms that send leave the dispatch with the selector and
+//! argument count, so each loop has one copy of the send path (inlined,
+//! it is large; a copy per sending bytecode doubled the loop's code and its
+//! register spills).
+//!
 //! Dispatch: the loops match on the bytecode with single-value patterns
-//! (`0 | 1 | ... | 15`), not ranges. rustc turns ranges into comparisons
-//! tested before the jump table; single values give one indirect jump per
-//! bytecode, with no table lookup or range check before it.
+//! (`0 | 1 | ... | 15`), not ranges, and list every value (no `_` arm).
+//! rustc turns ranges into comparisons tested before the jump table, and a
+//! jump table that does not cover all 256 values needs a range check;
+//! this way each bytecode costs one indirect jump and nothing before it.
 
 use super::frame::*;
 use super::send::QUICK_SETTER;
@@ -160,6 +168,8 @@ pub(crate) struct Regs {
     /// The stack's words (see `stack.rs` for what keeps the loops'
     /// unmasked indices inside it).
     pub words: StackWords,
+    /// `Vm::code_len`, the active method's fetch length.
+    pub code_len: usize,
 }
 
 impl Regs {
@@ -217,6 +227,7 @@ impl Vm {
             fp: self.fp,
             method: self.method,
             words: self.stack.words(),
+            code_len: self.code_len,
         };
         self.r_check_stack(&r);
         r
@@ -270,8 +281,8 @@ impl Vm {
     /// The next byte, without consuming it.
     #[inline(always)]
     pub(crate) fn r_peek(&self, r: &Regs) -> u8 {
-        if r.ip < self.code_len {
-            debug_assert_eq!(self.code_len, self.fetch_len(r.method), "stale code_len");
+        if r.ip < r.code_len {
+            debug_assert_eq!(r.code_len, self.fetch_len(r.method), "stale code_len");
             // SAFETY: `code_len` was taken for `r.method` with no collection
             // since: `regs`, `r_activate` and `r_return` take it whenever the
             // method changes, and collections happen only out of line, after
@@ -689,6 +700,7 @@ impl Vm {
         r.method = code;
         self.code_len = code_len;
         self.code_len_for = code;
+        r.code_len = code_len;
         self.bytecode_set = h.bytecode_set();
         Some(r)
     }
@@ -715,6 +727,7 @@ impl Vm {
         r.method = m;
         self.code_len = code_len;
         self.code_len_for = m;
+        r.code_len = code_len;
         self.bytecode_set = h.bytecode_set();
     }
 
@@ -739,6 +752,7 @@ impl Vm {
                 r.method = Oop(r.w(caller_fp - 1));
                 self.code_len = flags_code_len(caller_flags);
                 self.code_len_for = r.method;
+                r.code_len = self.code_len;
                 self.bytecode_set = flags_set(caller_flags);
                 return Ok(());
             }

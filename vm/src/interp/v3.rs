@@ -216,7 +216,8 @@ impl Vm {
                         let sel = self.r_literal(&r, (b & 15) as usize);
                         send!(sel, ((b - 208) >> 4) as usize)
                     }
-                    _ => {
+                    // Every value is listed (see regs.rs): only these two are unassigned.
+                    126 | 127 => {
                         self.sync(&r);
                         return self.unknown_bytecode(b).map(|()| budget);
                     }
