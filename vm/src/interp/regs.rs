@@ -519,6 +519,8 @@ impl Vm {
         };
         let size = if bytes {
             self.heap.byte_size(rcvr)
+        } else if h.num_slots_field() != gc::header::OVERFLOW_SLOTS {
+            h.num_slots_field()
         } else {
             self.heap.num_slots(rcvr)
         };
@@ -651,9 +653,6 @@ impl Vm {
         self.quick_primitive_value(rcvr, primitive as usize)
     }
 
-    /// Pushes a frame for `m`, whose receiver and arguments are on the
-    /// stack (the layout is `frame.rs`'s; `activate_method` is the general
-    /// version, with primitive failure codes).
     /// `value...` of a FullBlockClosure (the primitives 207 and 209), with
     /// the closure and `nargs` arguments on the stack: activates its
     /// CompiledBlock as `activate_closure` would, without syncing the
@@ -705,6 +704,9 @@ impl Vm {
         Some(r)
     }
 
+    /// Pushes a frame for `m`, whose receiver and arguments are on the
+    /// stack (the layout is `frame.rs`'s; `activate_method` is the general
+    /// version, with primitive failure codes).
     #[inline(always)]
     fn r_activate(&mut self, r: &mut Regs, m: Oop, code_len: usize, nargs: usize, rcvr: Oop) {
         let h = self.method_header(m);
