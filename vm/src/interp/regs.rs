@@ -587,7 +587,14 @@ impl Vm {
                     self.r_activate(r, hit.method, hit.code_len as usize, nargs, rcvr);
                     return Ok(());
                 }
-                if (256..=519).contains(&hit.primitive) {
+                if (264..=519).contains(&hit.primitive) {
+                    // An instance variable getter, the commonest quick method.
+                    if let Some(v) = self.r_quick_getter(rcvr, hit.primitive as usize - 264) {
+                        r.sp += nargs;
+                        r.set(r.sp, v.0);
+                        return Ok(());
+                    }
+                } else if (256..=263).contains(&hit.primitive) {
                     if let Some(v) = self.quick_value_of(rcvr, hit.primitive) {
                         r.sp += nargs;
                         r.set(r.sp, v.0);
@@ -645,6 +652,24 @@ impl Vm {
         }
         self.heap.set_slot(rcvr, i, v);
         true
+    }
+
+    /// Quick primitive 264 + `i` (answer instance variable `i`) inline, as
+    /// `quick_primitive_value` answers it; None leaves it to the general
+    /// path.
+    #[inline(always)]
+    fn r_quick_getter(&self, rcvr: Oop, i: usize) -> Option<Oop> {
+        if !rcvr.is_object() {
+            return None;
+        }
+        let h = self.heap.header(rcvr);
+        let f = h.format();
+        // Pointer formats other than Context's, and within the fixed slots
+        // (a getter's index is below 256, so the overflow count is moot).
+        if f > format::EPHEMERON || f == format::FIXED_INDEXABLE || i >= h.num_slots_field() {
+            return None;
+        }
+        Some(self.heap.slot(rcvr, i))
     }
 
     /// `quick_primitive_value` out of line, to keep the loops small.
