@@ -74,47 +74,48 @@ impl Vm {
         }))
     }
 
-    /// Writes indexable element `i` (0-based); `None` when the value does not fit.
-    pub(crate) fn element_at_put(&mut self, o: Oop, i: usize, v: Oop) -> Option<()> {
+    /// Writes indexable element `i` (0-based); `None` when the value does not
+    /// fit. With `chars` (primitive 64, stringAt:put:) the value must be a
+    /// Character and the object bytes, 16- or 32-bit words; otherwise
+    /// (at:put:, instVarAt:put:, constant fill) a non-pointer object takes
+    /// only integers, as on the OpenSmalltalk VMs.
+    pub(crate) fn element_at_put(&mut self, o: Oop, i: usize, v: Oop, chars: bool) -> Option<()> {
         let f = self.heap.format(o);
-        let int_or_char = |v: Oop| -> Option<i128> {
-            if v.is_character() {
-                Some(v.character_value() as i128)
+        let value = |vm: &Vm| -> Option<i128> {
+            if chars {
+                v.is_character().then(|| v.character_value() as i128)
             } else {
-                v.as_small_int().map(|x| x as i128)
+                vm.integer_value(v)
             }
         };
         match f {
-            2..=4 => {
+            2..=4 if !chars => {
                 let fixed = self.fixed_fields(o);
                 self.heap.set_slot(o, fixed + i, v);
             }
-            9 => {
-                let x = self.integer_value(v)?;
+            9 if !chars => {
+                let x = value(self)?;
                 if !(0..=u64::MAX as i128).contains(&x) {
                     return None;
                 }
                 self.heap.set_u64_at(o.addr() + 8 + 8 * i, x as u64);
             }
             10..=11 => {
-                let x = match int_or_char(v) {
-                    Some(x) => x,
-                    None => self.integer_value(v)?,
-                };
+                let x = value(self)?;
                 if !(0..=u32::MAX as i128).contains(&x) {
                     return None;
                 }
                 self.heap.bytes_mut(o)[4 * i..4 * i + 4].copy_from_slice(&(x as u32).to_le_bytes());
             }
             12..=15 => {
-                let x = int_or_char(v)?;
+                let x = value(self)?;
                 if !(0..=0xffff).contains(&x) {
                     return None;
                 }
                 self.heap.bytes_mut(o)[2 * i..2 * i + 2].copy_from_slice(&(x as u16).to_le_bytes());
             }
             16..=31 => {
-                let x = int_or_char(v)?;
+                let x = value(self)?;
                 if !(0..=255).contains(&x) {
                     return None;
                 }
@@ -170,7 +171,7 @@ impl Vm {
                 if index == 64 && !v.is_character() {
                     return Ok(PrimResult::Fail(ERR_BAD_ARGUMENT));
                 }
-                match self.element_at_put(rcvr, i as usize - 1, v) {
+                match self.element_at_put(rcvr, i as usize - 1, v, index == 64) {
                     Some(()) => Ok(self.prim_return(2, v)),
                     None => Ok(PrimResult::Fail(ERR_BAD_ARGUMENT)),
                 }
@@ -266,7 +267,7 @@ impl Vm {
                         self.ctx_write(rcvr, k, v)?;
                     } else if format::is_pointers(f) {
                         self.heap.set_slot(rcvr, k, v);
-                    } else if self.element_at_put(rcvr, k, v).is_none() {
+                    } else if self.element_at_put(rcvr, k, v, false).is_none() {
                         return Ok(PrimResult::Fail(ERR_BAD_ARGUMENT));
                     }
                     Ok(self.prim_return(2, v))
@@ -375,7 +376,7 @@ impl Vm {
                 }
                 let n = self.indexable_size(rcvr);
                 for k in 0..n {
-                    if self.element_at_put(rcvr, k, v).is_none() {
+                    if self.element_at_put(rcvr, k, v, false).is_none() {
                         return Ok(PrimResult::Fail(ERR_BAD_ARGUMENT));
                     }
                 }
