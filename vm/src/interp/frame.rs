@@ -90,10 +90,12 @@ pub use super::stack::{Stack, STACK_WORDS};
 /// with `nargs` arguments.
 #[inline(always)]
 pub fn temp_slot(fp: usize, nargs: usize, i: usize) -> usize {
+    // Wrapping: the bytecode loops' fp may lie in the stack's slack (see
+    // stack.rs).
     if i < nargs {
-        fp + 1 + nargs - i
+        fp.wrapping_add(1 + nargs - i)
     } else {
-        (fp as isize + FIRST_TEMP) as usize - (i - nargs)
+        fp.wrapping_add_signed(FIRST_TEMP).wrapping_sub(i - nargs)
     }
 }
 

@@ -187,9 +187,22 @@ impl Regs {
     /// The stack index of the active frame's temporary `i`.
     #[inline(always)]
     pub fn temp_index(&self, i: usize) -> usize {
-        let flags = self.w((self.fp as isize + FLAGS) as usize);
+        let flags = self.w(self.fp.wrapping_add_signed(FLAGS));
         temp_slot(self.fp, (flags & 0xff) as usize, i)
     }
+}
+
+/// Stack index arithmetic in the loops wraps: between checkpoints a
+/// malformed method may move sp below word 0, into the slack (see
+/// `stack.rs`), and debug builds must behave as release builds there.
+#[inline(always)]
+fn up(i: usize, n: usize) -> usize {
+    i.wrapping_add(n)
+}
+
+#[inline(always)]
+fn down(i: usize, n: usize) -> usize {
+    i.wrapping_sub(n)
 }
 
 /// A malformed method moved sp or fp out of the stack: the VM stops with a
@@ -315,7 +328,7 @@ impl Vm {
     #[inline(always)]
     pub(crate) fn r_pop(&self, r: &mut Regs) -> Oop {
         let v = Oop(r.w(r.sp));
-        r.sp += 1;
+        r.sp = up(r.sp, 1);
         v
     }
 
@@ -355,7 +368,7 @@ impl Vm {
     /// The value `i` below the top (0 is the top).
     #[inline(always)]
     pub(crate) fn r_at(&self, r: &Regs, i: usize) -> Oop {
-        Oop(r.w(r.sp + i))
+        Oop(r.w(up(r.sp, i)))
     }
 
     #[inline(always)]
@@ -371,7 +384,7 @@ impl Vm {
 
     #[inline(always)]
     pub(crate) fn r_receiver(&self, r: &Regs) -> Oop {
-        Oop(r.w(r.fp - 4))
+        Oop(r.w(down(r.fp, 4)))
     }
 
     #[inline(always)]
@@ -441,7 +454,7 @@ impl Vm {
             None
         };
         if let Some(c) = compared {
-            r.sp += 2;
+            r.sp = up(r.sp, 2);
             match jump(self.r_peek(r)) {
                 Some(j) => {
                     r.ip += 1;
@@ -460,7 +473,7 @@ impl Vm {
         }
         if k < 16 && ints {
             if let Some(v) = self.small_int_arith(k, x.small_int_value(), y.small_int_value()) {
-                r.sp += 1;
+                r.sp = up(r.sp, 1);
                 r.set(r.sp, v.0);
                 return true;
             }
@@ -503,7 +516,7 @@ impl Vm {
             17 => 2,
             _ => 0,
         };
-        let rcvr = Oop(r.w(r.sp + nargs));
+        let rcvr = Oop(r.w(up(r.sp, nargs)));
         if !rcvr.is_object() {
             return false;
         }
@@ -527,7 +540,7 @@ impl Vm {
         let v = match (k, hit.primitive) {
             (18, 62) => Oop::small_int(size as i64),
             (16 | 17, _) => {
-                let index = Oop(r.w(r.sp + nargs - 1));
+                let index = Oop(r.w(up(r.sp, nargs - 1)));
                 let i = index.small_int_value();
                 if !index.is_small_integer() || i < 1 || i as usize > size {
                     return false;
@@ -563,7 +576,7 @@ impl Vm {
             }
             _ => return false,
         };
-        r.sp += nargs;
+        r.sp = up(r.sp, nargs);
         r.set(r.sp, v.0);
         true
     }
@@ -578,7 +591,7 @@ impl Vm {
         selector: Oop,
         nargs: usize,
     ) -> Result<(), Fault> {
-        let rcvr = Oop(r.w(r.sp + nargs));
+        let rcvr = Oop(r.w(up(r.sp, nargs)));
         let key = self.heap.class_index_of(rcvr) as u64 + 1;
         if let Some(hit) = self.cache.probe(key, selector) {
             if !STEP || self.options.trace == Trace::None {
@@ -590,13 +603,13 @@ impl Vm {
                 if (264..=519).contains(&hit.primitive) {
                     // An instance variable getter, the commonest quick method.
                     if let Some(v) = self.r_quick_getter(rcvr, hit.primitive as usize - 264) {
-                        r.sp += nargs;
+                        r.sp = up(r.sp, nargs);
                         r.set(r.sp, v.0);
                         return Ok(());
                     }
                 } else if (256..=263).contains(&hit.primitive) {
                     if let Some(v) = self.quick_value_of(rcvr, hit.primitive) {
-                        r.sp += nargs;
+                        r.sp = up(r.sp, nargs);
                         r.set(r.sp, v.0);
                         return Ok(());
                     }
@@ -604,7 +617,7 @@ impl Vm {
                 if hit.primitive as usize >= QUICK_SETTER && nargs == 1 {
                     let i = hit.primitive as usize - QUICK_SETTER;
                     if self.quick_set(rcvr, i, Oop(r.w(r.sp))) {
-                        r.sp += 1;
+                        r.sp = up(r.sp, 1);
                         return Ok(());
                     }
                 }
@@ -701,21 +714,21 @@ impl Vm {
         }
         let h = self.method_header(code);
         let code_len = self.block_fetch_len(code);
-        let fp = r.sp - 2;
-        r.set(fp + 1, r.ip as u64);
+        let fp = down(r.sp, 2);
+        r.set(up(fp, 1), r.ip as u64);
         r.set(fp, r.fp as u64);
-        r.set(fp - 1, code.0);
-        r.set(fp - 2, 0);
-        r.set(fp - 3, nargs as u64 | FLAG_BLOCK | method_flags(h, code_len));
-        r.set(fp - 4, self.heap.slot(cl, closure::FULL_RECEIVER).0);
-        let mut sp = fp - 4;
+        r.set(down(fp, 1), code.0);
+        r.set(down(fp, 2), 0);
+        r.set(down(fp, 3), nargs as u64 | FLAG_BLOCK | method_flags(h, code_len));
+        r.set(down(fp, 4), self.heap.slot(cl, closure::FULL_RECEIVER).0);
+        let mut sp = down(fp, 4);
         for i in 0..ncopied {
-            sp -= 1;
+            sp = down(sp, 1);
             r.set(sp, self.heap.slot(cl, closure::FULL_FIRST_COPIED_VALUE + i).0);
         }
         let nil = self.nil().0;
         for _ in (nargs + ncopied)..h.num_temps() {
-            sp -= 1;
+            sp = down(sp, 1);
             r.set(sp, nil);
         }
         r.fp = fp;
@@ -735,17 +748,17 @@ impl Vm {
     #[inline(always)]
     fn r_activate(&mut self, r: &mut Regs, m: Oop, code_len: usize, nargs: usize, rcvr: Oop) {
         let h = self.method_header(m);
-        let fp = r.sp - 2;
-        r.set(fp + 1, r.ip as u64);
+        let fp = down(r.sp, 2);
+        r.set(up(fp, 1), r.ip as u64);
         r.set(fp, r.fp as u64);
-        r.set(fp - 1, m.0);
-        r.set(fp - 2, 0);
-        r.set(fp - 3, nargs as u64 | method_flags(h, code_len));
-        r.set(fp - 4, rcvr.0);
-        let mut sp = fp - 4;
+        r.set(down(fp, 1), m.0);
+        r.set(down(fp, 2), 0);
+        r.set(down(fp, 3), nargs as u64 | method_flags(h, code_len));
+        r.set(down(fp, 4), rcvr.0);
+        let mut sp = down(fp, 4);
         let nil = self.nil().0;
         for _ in nargs..h.num_temps() {
-            sp -= 1;
+            sp = down(sp, 1);
             r.set(sp, nil);
         }
         r.fp = fp;
@@ -767,16 +780,16 @@ impl Vm {
         let caller_fp = r.w(fp);
         // A caller fp outside the frames (a malformed method overwrote it)
         // takes the general path, which indexes the stack modulo its size.
-        if r.w(fp - 2) == 0 && in_frames(caller_fp as usize) {
+        if r.w(down(fp, 2)) == 0 && in_frames(caller_fp as usize) {
             let caller_fp = caller_fp as usize;
-            let caller_flags = r.w(caller_fp - 3);
+            let caller_flags = r.w(down(caller_fp, 3));
             if caller_flags & FLAG_DISCARD_RESULT == 0 {
-                let nargs = (r.w(fp - 3) & 0xff) as usize;
-                r.ip = r.w(fp + 1) as usize;
-                r.sp = fp + 2 + nargs;
+                let nargs = (r.w(down(fp, 3)) & 0xff) as usize;
+                r.ip = r.w(up(fp, 1)) as usize;
+                r.sp = up(fp, 2 + nargs);
                 r.set(r.sp, value.0);
                 r.fp = caller_fp;
-                r.method = Oop(r.w(caller_fp - 1));
+                r.method = Oop(r.w(down(caller_fp, 1)));
                 self.code_len = flags_code_len(caller_flags);
                 self.code_len_for = r.method;
                 r.code_len = self.code_len;
@@ -794,7 +807,7 @@ impl Vm {
     /// non-local return.
     #[inline(always)]
     pub(crate) fn r_method_return(&mut self, r: &mut Regs, value: Oop) -> Result<(), Fault> {
-        if r.w(r.fp - 3) & FLAG_BLOCK == 0 {
+        if r.w(down(r.fp, 3)) & FLAG_BLOCK == 0 {
             return self.r_return(r, value);
         }
         self.sync(r);
@@ -811,7 +824,7 @@ impl Vm {
         if v == self.boolean(cond) {
             r.ip += off;
         } else if v != self.boolean(!cond) {
-            r.sp -= 1;
+            r.sp = down(r.sp, 1);
             self.sync(r);
             self.must_be_boolean()?;
             *r = self.regs();
@@ -914,5 +927,50 @@ mod tests {
     fn endless_pops_stop_at_a_checkpoint() {
         let msg = run_endless(&[216]); // pop
         assert!(msg.contains("stack pointer out of range"), "{msg}");
+    }
+
+    /// Random SistaV1 code that pushes, pops, stores, jumps, returns and
+    /// computes (no sends of literal selectors, which could do anything):
+    /// whatever it does, the loop never indexes outside the stack's
+    /// allocation (debug builds assert every unmasked index, see stack.rs).
+    /// Faults and panics of other kinds are expected: the code is garbage.
+    #[test]
+    fn random_code_stays_inside_the_stack() {
+        const ALPHABET: &[u8] = &[
+            0, 1, 2, 15, 64, 65, 66, 70, 75, 76, 77, 78, 79, 80, 81, 83, 88, 89, 90, 91, 92, 93, 94, 96, 97,
+            98, 99, 100, 101, 102, 103, 118, 176, 180, 183, 184, 188, 192, 199, 200, 201, 207, 208, 209, 215,
+            216, 216, 216, 224, 225, 225, 229, 232, 237, 238, 239, 242, 245,
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for case in 0..400 {
+            let mut vm = crate::interp::kernel_vm_after(200);
+            let (m, ip) = (vm.method, vm.ip);
+            let end = vm.heap.code_len(m);
+            for b in &mut vm.heap.bytes_mut(m)[ip..end] {
+                let r = next();
+                // Mostly the alphabet; now and then any byte as an operand.
+                *b = if r % 4 == 0 {
+                    (r >> 8) as u8
+                } else {
+                    ALPHABET[(r >> 8) as usize % ALPHABET.len()]
+                };
+            }
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| vm.run_sista::<false>(5_000)));
+            if let Err(panic) = outcome {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                assert!(!msg.contains("unmasked stack index"), "case {case}: {msg}");
+            }
+        }
     }
 }

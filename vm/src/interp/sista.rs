@@ -240,7 +240,7 @@ impl Vm {
                         let v = self.r_pop(&mut r);
                         self.r_set_temp(&r, b as usize & 7, v);
                     }
-                    216 => r.sp += 1,
+                    216 => r.sp = r.sp.wrapping_add(1),
                     217 => {
                         self.sync(&r);
                         return Err("unconditional trap (bytecode 217)".into());

@@ -153,7 +153,11 @@ impl StackWords {
 
     #[inline(always)]
     pub fn get(self, i: usize) -> u64 {
-        debug_assert!(Self::in_allocation(i), "stack index {} out of range", i as isize);
+        debug_assert!(
+            Self::in_allocation(i),
+            "unmasked stack index {} outside the stack",
+            i as isize
+        );
         // SAFETY: the stack is alive and the index inside its allocation
         // (type invariant, see the module docs); wrapping_add of a negative
         // offset as usize lands below word 0, inside the slack.
@@ -162,7 +166,11 @@ impl StackWords {
 
     #[inline(always)]
     pub fn set(self, i: usize, v: u64) {
-        debug_assert!(Self::in_allocation(i), "stack index {} out of range", i as isize);
+        debug_assert!(
+            Self::in_allocation(i),
+            "unmasked stack index {} outside the stack",
+            i as isize
+        );
         // SAFETY: as for `get`.
         unsafe { self.0.wrapping_add(i).write(v) }
     }

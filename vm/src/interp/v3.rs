@@ -154,7 +154,7 @@ impl Vm {
                         let sel = self.r_literal(&r, (d & 63) as usize);
                         send!(sel, (d >> 6) as usize)
                     }
-                    135 => r.sp += 1,
+                    135 => r.sp = r.sp.wrapping_add(1),
                     136 => {
                         let v = self.r_at(&r, 0);
                         self.r_push(&mut r, v);
