@@ -324,7 +324,7 @@ impl Vm {
         let fp = self.sp;
         self.push(method);
         self.push(Oop(if marry { ctx.0 } else { 0 }));
-        let set = method_flags(self.method_header(method), self.fetch_len(method));
+        let set = set_flag(self.method_header(method));
         self.push(Oop(nargs as u64 | if is_block { FLAG_BLOCK } else { 0 } | set));
         self.push(receiver);
         for i in nargs..stackp {

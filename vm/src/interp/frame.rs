@@ -15,7 +15,6 @@
 //!   fp-1     method (CompiledMethod; a block's home method in V3)
 //!   fp-2     Context married to this frame, or 0 when there is none yet
 //!   fp-3     flags: numArgs | isBlock << 8 | discardResult << 9 | sista << 10
-//!            | codeLen << 32 (the method's `Heap::code_len`, see regs.rs)
 //!   fp-4     receiver (for a block, its outer context's receiver)
 //!   fp-5     first temporary after the arguments
 //!   ...      then the operand stack, down to sp
@@ -54,25 +53,6 @@ pub const FLAG_DISCARD_RESULT: u64 = 1 << 9;
 /// The frame's method uses the SistaV1 bytecode set (saves decoding the
 /// method header on every return).
 pub const FLAG_SISTA: u64 = 1 << 10;
-
-/// Where the flags word keeps the method's `Heap::code_len`, which the
-/// bytecode loops check the ip against on every fetch (see `regs.rs`). A
-/// collection or become can replace a frame's method, so
-/// `with_heap_and_roots` takes these again afterwards.
-pub const CODE_LEN_SHIFT: u32 = 32;
-
-/// The method's `code_len` from a frame's flags word.
-#[inline(always)]
-pub fn flags_code_len(flags: u64) -> usize {
-    (flags >> CODE_LEN_SHIFT) as usize
-}
-
-/// The flags bits that come from the frame's method: its bytecode set and
-/// its `code_len`.
-#[inline]
-pub fn method_flags(h: gc::method::MethodHeader, code_len: usize) -> u64 {
-    set_flag(h) | (code_len as u64) << CODE_LEN_SHIFT
-}
 
 /// The flags word's bytecode-set bit for a method header.
 #[inline]

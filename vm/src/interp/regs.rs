@@ -31,13 +31,14 @@
 //! loops check the ip against `Regs::code_len` instead (a copy of
 //! `Vm::code_len`): the active method's size as `Heap::code_len` validated
 //! it when the method became active, at most `MAX_FAST_FETCH` (see
-//! `stack.rs`). It is kept in method cache entries for sends (and in the
-//! cache's memo of block methods) and in frames' flags for returns, and
-//! taken by [`Vm::regs`] when the method is not `Vm::code_len_for`. Only a
-//! collection or a become moves or replaces objects or decommits memory;
-//! both run only out of line, through `with_heap_and_roots`, which forgets
-//! `code_len_for`, flushes the cache and takes the frames' lengths again,
-//! and the loops call `regs` after every out-of-line call.
+//! `stack.rs`). Sends take it from method cache entries, block activations
+//! and returns from the cache's memo of lengths by method (`memo_fetch_len`;
+//! not from the caller's frame, which a malformed method can overwrite),
+//! and [`Vm::regs`] takes it when the method is not `Vm::code_len_for`.
+//! Only a collection or a become moves or replaces objects or decommits
+//! memory; both run only out of line, through `with_heap_and_roots`, which
+//! forgets `code_len_for` and flushes the cache, and the loops call `regs`
+//! after every out-of-line call.
 //! Debug builds check `code_len` on every fetch.
 //!
 //! Sends: the arms that send leave the dispatch with the selector and
@@ -253,9 +254,10 @@ impl Vm {
         self.heap.code_len(method).min(MAX_FAST_FETCH)
     }
 
-    /// `fetch_len` of a block's method, remembered in the method cache.
+    /// `fetch_len` of a method, remembered in the method cache (see
+    /// `MethodCache::code_len`).
     #[inline]
-    pub(crate) fn block_fetch_len(&mut self, method: Oop) -> usize {
+    pub(crate) fn memo_fetch_len(&mut self, method: Oop) -> usize {
         match self.cache.code_len(method) {
             Some(len) => len,
             None => {
@@ -357,12 +359,17 @@ impl Vm {
     /// storeRemoteTemp (`pop`: storeAndPop), operands as for
     /// `r_push_remote_temp`.
     #[inline(always)]
-    pub(crate) fn r_store_remote_temp(&mut self, r: &mut Regs, pop: bool) {
+    pub(crate) fn r_store_remote_temp(&mut self, r: &mut Regs, pop: bool) -> Result<(), Fault> {
         let i = self.r_fetch(r) as usize;
         let t = self.r_fetch(r) as usize;
         let v = self.r_store_value(r, pop);
         let vec = self.r_temp(r, t);
+        if let Err(e) = self.check_slot_index(vec, i) {
+            self.sync(r);
+            return Err(e);
+        }
         self.heap.set_slot(vec, i, v);
+        Ok(())
     }
 
     /// The value `i` below the top (0 is the top).
@@ -413,7 +420,9 @@ impl Vm {
             return false;
         }
         let h = self.heap.header(rcvr);
-        if h.is_immutable() || h.format() == format::FIXED_INDEXABLE {
+        // Within the slots the header counts (an object with an overflow
+        // count, or a malformed index, takes the checked path).
+        if h.is_immutable() || h.format() == format::FIXED_INDEXABLE || i >= h.num_slots_field() {
             return false;
         }
         self.heap.set_slot(rcvr, i, v);
@@ -591,6 +600,13 @@ impl Vm {
         selector: Oop,
         nargs: usize,
     ) -> Result<(), Fault> {
+        if nargs > 255 {
+            // Special selectors' counts come from an array the image may
+            // change; the loops' stack accesses rely on this bound (see
+            // stack.rs).
+            self.sync(r);
+            return Err(fault!("a send of {selector:?} with {} arguments", nargs as isize));
+        }
         let rcvr = Oop(r.w(up(r.sp, nargs)));
         let key = self.heap.class_index_of(rcvr) as u64 + 1;
         if let Some(hit) = self.cache.probe(key, selector) {
@@ -713,13 +729,13 @@ impl Vm {
             return None;
         }
         let h = self.method_header(code);
-        let code_len = self.block_fetch_len(code);
+        let code_len = self.memo_fetch_len(code);
         let fp = down(r.sp, 2);
         r.set(up(fp, 1), r.ip as u64);
         r.set(fp, r.fp as u64);
         r.set(down(fp, 1), code.0);
         r.set(down(fp, 2), 0);
-        r.set(down(fp, 3), nargs as u64 | FLAG_BLOCK | method_flags(h, code_len));
+        r.set(down(fp, 3), nargs as u64 | FLAG_BLOCK | set_flag(h));
         r.set(down(fp, 4), self.heap.slot(cl, closure::FULL_RECEIVER).0);
         let mut sp = down(fp, 4);
         for i in 0..ncopied {
@@ -753,7 +769,7 @@ impl Vm {
         r.set(fp, r.fp as u64);
         r.set(down(fp, 1), m.0);
         r.set(down(fp, 2), 0);
-        r.set(down(fp, 3), nargs as u64 | method_flags(h, code_len));
+        r.set(down(fp, 3), nargs as u64 | set_flag(h));
         r.set(down(fp, 4), rcvr.0);
         let mut sp = down(fp, 4);
         let nil = self.nil().0;
@@ -790,7 +806,10 @@ impl Vm {
                 r.set(r.sp, value.0);
                 r.fp = caller_fp;
                 r.method = Oop(r.w(down(caller_fp, 1)));
-                self.code_len = flags_code_len(caller_flags);
+                // Not the caller's flags word: a malformed method may have
+                // overwritten it (see stack.rs); the memo's lengths come
+                // from fetch_len.
+                self.code_len = self.memo_fetch_len(r.method);
                 self.code_len_for = r.method;
                 r.code_len = self.code_len;
                 self.bytecode_set = flags_set(caller_flags);
@@ -822,7 +841,7 @@ impl Vm {
     pub(crate) fn r_jump_if(&mut self, r: &mut Regs, cond: bool, off: usize) -> Result<(), Fault> {
         let v = self.r_pop(r);
         if v == self.boolean(cond) {
-            r.ip += off;
+            r.ip = r.ip.wrapping_add(off);
         } else if v != self.boolean(!cond) {
             r.sp = down(r.sp, 1);
             self.sync(r);
@@ -900,17 +919,30 @@ mod tests {
     /// pops forever must stop at a checkpoint with a report (see
     /// stack.rs), not write outside the stack.
     fn run_endless(body: &[u8]) -> String {
-        let mut vm = crate::interp::kernel_vm_after(200);
-        assert_eq!(vm.bytecode_set, gc::method::BytecodeSet::SistaV1);
-        let (m, ip) = (vm.method, vm.ip);
         // body, then extB -1 and jump: back over the jump's 4 bytes and body.
         let back = (256 - 4 - body.len()) as u8;
         let code: Vec<u8> = body.iter().copied().chain([225, 255, 237, back]).collect();
+        run_code(&code)
+    }
+
+    /// Writes `code` into the active method at the ip and runs until the
+    /// loop panics; answers the panic message.
+    fn run_code(code: &[u8]) -> String {
+        let mut vm = crate::interp::kernel_vm_after(200);
+        // On to a SistaV1 method with room for the code after the ip.
+        for _ in 0..100_000 {
+            let room = vm.heap.code_len(vm.method).saturating_sub(vm.ip);
+            if vm.bytecode_set == gc::method::BytecodeSet::SistaV1 && room >= code.len() {
+                break;
+            }
+            vm.step().unwrap();
+        }
+        let (m, ip) = (vm.method, vm.ip);
         assert!(
             vm.heap.code_len(m) >= ip + code.len(),
             "the method is long enough"
         );
-        vm.heap.bytes_mut(m)[ip..ip + code.len()].copy_from_slice(&code);
+        vm.heap.bytes_mut(m)[ip..ip + code.len()].copy_from_slice(code);
         let outcome =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| vm.run_sista::<false>(u32::MAX)));
         let panic = outcome.expect_err("the loop cannot end normally");
@@ -920,6 +952,20 @@ mod tests {
     #[test]
     fn endless_pushes_stop_at_a_checkpoint() {
         let msg = run_endless(&[79]); // pushNil
+        assert!(msg.contains("stack pointer out of range"), "{msg}");
+    }
+
+    /// A conditional jump whose extension wraps its offset negative is a
+    /// backward jump, and so a checkpoint.
+    #[test]
+    fn wrapped_conditional_jumps_are_checkpoints() {
+        // pushNil, pushTrue, extB 0x01ff_ffff_ffff_ffff (shifted: -256),
+        // jumpTrue 236 - 256 = -20: back to the pushNil, forever.
+        let mut code = vec![79, 77, 225, 1];
+        code.extend([225, 255].repeat(7));
+        code.extend([238, 236]);
+        assert_eq!(code.len(), 20);
+        let msg = run_code(&code);
         assert!(msg.contains("stack pointer out of range"), "{msg}");
     }
 

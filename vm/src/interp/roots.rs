@@ -73,24 +73,7 @@ impl Vm {
         let r = f(heap, &mut roots);
         self.cache.flush();
         self.code_len_for = Oop(0);
-        self.refresh_frame_code_lens();
         r
-    }
-
-    /// Takes every frame's method `code_len` again (see `frame.rs`): a
-    /// become may have replaced the method.
-    fn refresh_frame_code_lens(&mut self) {
-        let mut fp = self.fp;
-        while fp < STACK_WORDS {
-            let m = self.frame_method(fp);
-            let flags = self.fslot(fp, FLAGS) & ((1 << CODE_LEN_SHIFT) - 1);
-            let len = self.fetch_len(m) as u64;
-            self.set_fslot(fp, FLAGS, flags | len << CODE_LEN_SHIFT);
-            if self.is_base_frame(fp) {
-                break;
-            }
-            fp = self.fslot(fp, CALLER_FP) as usize;
-        }
     }
 
     /// Calls `f` on every object reference held by the VM outside the heap;
@@ -146,7 +129,6 @@ impl Vm {
 
 #[cfg(test)]
 mod tests {
-    use crate::interp::frame::*;
     use crate::interp::{RunOptions, Vm};
     use gc::Oop;
     use std::collections::HashSet;
@@ -183,11 +165,11 @@ mod tests {
         }
     }
 
-    /// A become that replaces a method on the stack by one of another size
-    /// leaves every frame's code length (which the bytecode fetch trusts)
-    /// matching its method.
+    /// A become that replaces the running method by one of another size
+    /// leaves nothing that the bytecode fetch trusts stale: the loops take
+    /// the new method's length, and the cache's remembered lengths are gone.
     #[test]
-    fn become_of_a_method_on_the_stack_updates_frame_code_lengths() {
+    fn become_of_a_running_method_renews_its_fetch_length() {
         let mut vm = crate::interp::kernel_vm_after(200);
         let m = vm.method;
         let len = vm.heap.code_len(m);
@@ -196,21 +178,13 @@ mod tests {
             .objects()
             .find(|&o| gc::format::is_compiled_method(vm.heap.format(o)) && vm.heap.code_len(o) != len)
             .expect("a method of another size");
+        vm.memo_fetch_len(m);
+        assert_eq!(vm.cache.code_len(m), Some(vm.fetch_len(m)));
         vm.heap.become_objects(&[m], &[other], false, true).unwrap();
         vm.follow_roots();
         assert_eq!(vm.frame_method(vm.fp), other);
-        let mut fp = vm.fp;
-        loop {
-            let flags = vm.fslot(fp, FLAGS);
-            assert_eq!(
-                flags_code_len(flags),
-                vm.fetch_len(vm.frame_method(fp)),
-                "frame {fp}"
-            );
-            if vm.is_base_frame(fp) {
-                break;
-            }
-            fp = vm.fslot(fp, CALLER_FP) as usize;
-        }
+        assert_eq!(vm.cache.code_len(m), None, "remembered lengths flushed");
+        let r = vm.regs();
+        assert_eq!(r.code_len, vm.fetch_len(other));
     }
 }

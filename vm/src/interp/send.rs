@@ -26,9 +26,10 @@ pub enum PrimOutcome {
 pub struct MethodCache {
     /// A fixed-size array, so that masked indices need no bounds check.
     entries: Box<[CacheEntry; CACHE_SIZE]>,
-    /// `fetch_len` of recently activated blocks' methods, by address
-    /// (method oop, length): a block activation would otherwise decode the
-    /// method's size every time. Flushed with the entries.
+    /// `fetch_len` of recently activated blocks' methods and of return
+    /// targets, by address (method oop, length): a block activation would
+    /// otherwise decode the method's size every time, and a return cannot
+    /// trust the length in its caller's frame. Flushed with the entries.
     code_lens: Box<[(u64, u32); CODE_LENS]>,
 }
 
@@ -427,7 +428,7 @@ impl Vm {
         let fp = self.sp;
         self.push(m);
         self.push(Oop(0));
-        self.push(Oop(nargs as u64 | method_flags(h, self.fetch_len(m))));
+        self.push(Oop(nargs as u64 | set_flag(h)));
         self.push(rcvr);
         let nil = self.nil();
         for _ in nargs..h.num_temps() {
@@ -500,8 +501,8 @@ impl Vm {
         let fp = self.sp;
         self.push(method);
         self.push(Oop(0));
-        let code_len = self.block_fetch_len(method);
-        let set = method_flags(self.method_header(method), code_len);
+        let code_len = self.memo_fetch_len(method);
+        let set = set_flag(self.method_header(method));
         self.push(Oop(nargs as u64 | FLAG_BLOCK | set));
         self.push(rcvr);
         for i in 0..ncopied {

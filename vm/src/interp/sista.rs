@@ -65,12 +65,8 @@ impl Vm {
                     234 => {
                         let d = self.r_fetch(&mut r) as usize;
                         let sel = self.r_literal(&r, (d >> 3) + ((ext_a as usize) << 5));
-                        let nargs = (d & 7) + ((ext_b as usize) << 3);
-                        if nargs > 255 {
-                            // The loops' stack accesses rely on this bound (see stack.rs).
-                            self.sync(&r);
-                            return Err(fault!("a send with {} arguments", nargs as isize));
-                        }
+                        // r_send checks that the count is at most 255.
+                        let nargs = (d & 7).wrapping_add((ext_b as usize) << 3);
                         send!(sel, nargs)
                     }
                     235 => {
@@ -79,18 +75,19 @@ impl Vm {
                     }
                     237 => {
                         let d = self.r_fetch(&mut r) as i64;
-                        let off = d + (ext_b << 8);
-                        r.ip = (r.ip as i64 + off) as usize;
+                        let off = d.wrapping_add(ext_b.wrapping_shl(8));
+                        r.ip = r.ip.wrapping_add(off as usize);
                         if off < 0 {
                             tick!();
                         }
                     }
                     238 | 239 => {
-                        let d = self.r_fetch(&mut r) as usize;
-                        self.r_jump_if(&mut r, b == 238, d + ((ext_b as usize) << 8))?;
-                        if ext_b < 0 {
+                        let d = self.r_fetch(&mut r) as i64;
+                        let off = d.wrapping_add(ext_b.wrapping_shl(8));
+                        self.r_jump_if(&mut r, b == 238, off as usize)?;
+                        if off < 0 {
                             // A backward jump is a checkpoint (see stack.rs).
-                            self.r_check_stack(&r);
+                            tick!();
                         }
                     }
                     240 | 243 => {
@@ -248,6 +245,17 @@ impl Vm {
                     224 | 225 => {
                         // Extension prefixes, then the bytecode they extend.
                         let (ext_a, ext_b, x) = self.r_extensions(&mut r, b);
+                        if x == 237 && ext_a == 0 {
+                            // A loop's backward jump (extB negative), the
+                            // commonest extended bytecode: no second dispatch.
+                            let d = self.r_fetch(&mut r) as i64;
+                            let off = d.wrapping_add(ext_b.wrapping_shl(8));
+                            r.ip = r.ip.wrapping_add(off as usize);
+                            if off < 0 {
+                                tick!();
+                            }
+                            continue 'bytecodes;
+                        }
                         sista_extended!(x, ext_a, ext_b, {
                             // Extensions on a bytecode that takes none are
                             // ignored: step back and run it plainly.
@@ -273,7 +281,7 @@ impl Vm {
                         r.ip += 2;
                     }
                     251 => self.r_push_remote_temp(&mut r),
-                    252 | 253 => self.r_store_remote_temp(&mut r, b == 253),
+                    252 | 253 => self.r_store_remote_temp(&mut r, b == 253)?,
                     // Every value is listed, with no `_` arm, so the jump
                     // table covers all 256 and needs no range check.
                     84 | 85 | 86 | 87 | 218 | 219 | 220 | 221 | 222 | 223 | 230 | 236 | 246 | 247

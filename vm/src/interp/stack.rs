@@ -15,16 +15,22 @@
 //! - At every *checkpoint* the loop's sp and fp lie in `0..=STACK_WORDS`,
 //!   or the VM stops with a fault ([`Vm::r_check_stack`]). Checkpoints are
 //!   `Vm::regs` (entering a loop, and after everything out of line), every
-//!   send, return and backward jump (the loops' `tick!`), and every fetch
-//!   past the method's fast fetch length (`byte_past_code`).
+//!   send, return and backward jump, conditional or not, whatever its
+//!   extensions (the loops' `tick!`), and every fetch past the method's
+//!   fast fetch length (`byte_past_code`). A return also checks the
+//!   caller's fp before using it, and takes the caller's fetch length from
+//!   the method cache rather than from its frame, whose words a malformed
+//!   method can overwrite.
 //! - Between checkpoints the ip only moves forward, and at most
 //!   [`MAX_FAST_FETCH`] bytes are fetched without a checkpoint: the fast
 //!   fetch stops at `min(code size, MAX_FAST_FETCH)`.
 //! - A bytecode that is not a checkpoint moves sp by at most
 //!   [`MAX_DRIFT_PER_BYTE`] words per byte it occupies (at:put: pops three
 //!   and pushes one) and touches words at most [`MAX_REACH`] from sp or fp
-//!   (a temporary or argument index is a byte; a send's argument count is
-//!   checked to be at most 255; a frame is at most `FRAME_HEADROOM` words).
+//!   (a temporary or argument index is a byte; `r_send` checks that a
+//!   send's argument count is at most 255, since special selectors take
+//!   theirs from an array the image may change; a frame is at most
+//!   `FRAME_HEADROOM` words).
 //!
 //! So between checkpoints every access lies within
 //! `MAX_FAST_FETCH * MAX_DRIFT_PER_BYTE + MAX_REACH` words of `0..STACK_WORDS`,

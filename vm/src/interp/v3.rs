@@ -169,7 +169,7 @@ impl Vm {
                         r.ip += 2;
                     }
                     140 => self.r_push_remote_temp(&mut r),
-                    141 | 142 => self.r_store_remote_temp(&mut r, b == 142),
+                    141 | 142 => self.r_store_remote_temp(&mut r, b == 142)?,
                     143 => {
                         let d = self.r_fetch(&mut r);
                         let hi = self.r_fetch(&mut r) as usize;
@@ -344,7 +344,21 @@ impl Vm {
         if self.is_context(r) && self.is_married(r) {
             return self.ctx_write(r, i, v);
         }
+        self.check_slot_index(r, i)?;
         self.heap.set_slot(r, i, v);
+        Ok(())
+    }
+
+    /// A malformed method's store past an object's last slot would
+    /// overwrite the next object's header: it faults instead.
+    #[inline]
+    pub(crate) fn check_slot_index(&self, obj: Oop, i: usize) -> Result<(), Fault> {
+        if !obj.is_object()
+            || !gc::format::is_pointers(self.heap.format(obj))
+            || i >= self.heap.num_slots(obj)
+        {
+            return Err(fault!("store into slot {i} of {obj:?}, which has no such slot"));
+        }
         Ok(())
     }
 
@@ -352,6 +366,7 @@ impl Vm {
     /// `attemptToAssign:withIndex:` instead.
     #[inline]
     pub(crate) fn store_checked(&mut self, obj: Oop, i: usize, v: Oop) -> Result<(), Fault> {
+        self.check_slot_index(obj, i)?;
         if self.heap.header(obj).is_immutable() {
             return self.attempt_to_assign(obj, i, v);
         }
