@@ -478,12 +478,15 @@ impl Heap {
     /// Byte `i` of `method`'s body, without the heap's range check.
     ///
     /// # Safety
-    /// `i < self.code_len(method)`, taken with no collection since (a
-    /// collection may move the method or decommit its memory).
+    /// `i` is below a value `self.code_len(method)` answered with no
+    /// collection since: `code_len` found those bytes committed, and only a
+    /// collection decommits memory (or moves the method). A store into the
+    /// method's header since then does not matter: the bytes stay
+    /// committed, whatever they now mean.
     #[inline(always)]
     pub unsafe fn code_byte(&self, method: Oop, i: usize) -> u8 {
-        // SAFETY: `code_len` checked that the body lies in committed memory,
-        // and the caller guarantees no collection decommitted it since.
+        // SAFETY: `code_len` checked that the bytes lie in committed memory,
+        // and the caller guarantees no collection decommitted them since.
         unsafe { self.mem.u8_at_unchecked(method.addr() + WORD + i) }
     }
 

@@ -259,11 +259,13 @@ impl Vm {
     /// Marks frame `fp`'s context (if any) as returned from.
     #[inline]
     pub(crate) fn widow_frame_context(&mut self, fp: usize) {
-        let c = self.fslot(fp, CONTEXT);
-        if c != 0 {
+        let c = Oop(self.fslot(fp, CONTEXT));
+        // Only the context married to this frame: a malformed method can
+        // overwrite the frame's words with anything.
+        if c.0 != 0 && self.is_context(c) && self.heap.slot(c, context::SENDER) == Oop::small_int(fp as i64) {
             let nil = self.nil();
-            self.heap.set_slot(Oop(c), context::SENDER, nil);
-            self.heap.set_slot(Oop(c), context::PC, nil);
+            self.heap.set_slot(c, context::SENDER, nil);
+            self.heap.set_slot(c, context::PC, nil);
         }
     }
 

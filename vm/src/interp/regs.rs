@@ -284,6 +284,9 @@ impl Vm {
         self.sp = r.sp;
         self.fp = r.fp;
         self.method = r.method;
+        // The loops' activations and returns change only `r.code_len`.
+        self.code_len = r.code_len;
+        self.code_len_for = r.method;
     }
 
     #[inline(always)]
@@ -298,10 +301,12 @@ impl Vm {
     pub(crate) fn r_peek(&self, r: &Regs) -> u8 {
         if r.ip < r.code_len {
             debug_assert_eq!(r.code_len, self.fetch_len(r.method), "stale code_len");
-            // SAFETY: `code_len` was taken for `r.method` with no collection
-            // since: `regs`, `r_activate` and `r_return` take it whenever the
-            // method changes, and collections happen only out of line, after
-            // which the loops call `regs`.
+            // SAFETY: `r.code_len` is a `fetch_len(r.method)` taken with no
+            // collection since: from `regs`, a cache entry or the cache's
+            // memo whenever the method changes. Collections run only out of
+            // line, through `with_heap_and_roots`, which flushes the cache
+            // and forgets `code_len_for`, and the loops call `regs` after
+            // anything out of line.
             unsafe { self.heap.code_byte(r.method, r.ip) }
         } else {
             self.byte_past_code(r.method, r.ip, r.sp, r.fp)
@@ -348,12 +353,19 @@ impl Vm {
     /// pushRemoteTemp: the operands (index in the vector, temp holding the
     /// vector) follow the bytecode, in both sets.
     #[inline(always)]
-    pub(crate) fn r_push_remote_temp(&mut self, r: &mut Regs) {
+    pub(crate) fn r_push_remote_temp(&mut self, r: &mut Regs) -> Result<(), Fault> {
         let i = self.r_fetch(r) as usize;
         let t = self.r_fetch(r) as usize;
-        let vec = self.r_temp(r, t);
+        let vec = match self.slot_holder(self.r_temp(r, t), i) {
+            Ok(vec) => vec,
+            Err(e) => {
+                self.sync(r);
+                return Err(e);
+            }
+        };
         let v = self.heap.slot(vec, i);
         self.r_push(r, v);
+        Ok(())
     }
 
     /// storeRemoteTemp (`pop`: storeAndPop), operands as for
@@ -363,11 +375,13 @@ impl Vm {
         let i = self.r_fetch(r) as usize;
         let t = self.r_fetch(r) as usize;
         let v = self.r_store_value(r, pop);
-        let vec = self.r_temp(r, t);
-        if let Err(e) = self.check_slot_index(vec, i) {
-            self.sync(r);
-            return Err(e);
-        }
+        let vec = match self.slot_holder(self.r_temp(r, t), i) {
+            Ok(vec) => vec,
+            Err(e) => {
+                self.sync(r);
+                return Err(e);
+            }
+        };
         self.heap.set_slot(vec, i, v);
         Ok(())
     }
@@ -399,13 +413,21 @@ impl Vm {
         self.heap.slot(r.method, 1 + i)
     }
 
-    /// Instance variable `i` of the receiver. None for a receiver with
-    /// Context's format (indexable with instance variables), which is left
-    /// to `receiver_var`: a married Context's fields live in its frame.
+    /// Instance variable `i` of the receiver. None leaves it to
+    /// `receiver_var`: a receiver with Context's format (indexable with
+    /// instance variables; a married Context's fields live in its frame), a
+    /// forwarder, a non-pointer object or an index past the header's count.
     #[inline(always)]
     pub(crate) fn r_receiver_var(&self, r: &Regs, i: usize) -> Option<Oop> {
         let rcvr = self.r_receiver(r);
-        if !rcvr.is_object() || self.heap.header(rcvr).format() == format::FIXED_INDEXABLE {
+        if !rcvr.is_object() {
+            return None;
+        }
+        // Pointer objects other than Contexts; a forwarder's format is
+        // above EPHEMERON too.
+        let h = self.heap.header(rcvr);
+        let f = h.format();
+        if f > format::EPHEMERON || f == format::FIXED_INDEXABLE || i >= h.num_slots_field() {
             return None;
         }
         Some(self.heap.slot(rcvr, i))
@@ -422,7 +444,12 @@ impl Vm {
         let h = self.heap.header(rcvr);
         // Within the slots the header counts (an object with an overflow
         // count, or a malformed index, takes the checked path).
-        if h.is_immutable() || h.format() == format::FIXED_INDEXABLE || i >= h.num_slots_field() {
+        let f = h.format();
+        if h.is_immutable()
+            || f > format::EPHEMERON
+            || f == format::FIXED_INDEXABLE
+            || i >= h.num_slots_field()
+        {
             return false;
         }
         self.heap.set_slot(rcvr, i, v);
@@ -751,8 +778,6 @@ impl Vm {
         r.sp = sp;
         r.ip = h.initial_pc();
         r.method = code;
-        self.code_len = code_len;
-        self.code_len_for = code;
         r.code_len = code_len;
         self.bytecode_set = h.bytecode_set();
         Some(r)
@@ -781,8 +806,6 @@ impl Vm {
         r.sp = sp;
         r.ip = h.initial_pc();
         r.method = m;
-        self.code_len = code_len;
-        self.code_len_for = m;
         r.code_len = code_len;
         self.bytecode_set = h.bytecode_set();
     }
@@ -809,9 +832,7 @@ impl Vm {
                 // Not the caller's flags word: a malformed method may have
                 // overwritten it (see stack.rs); the memo's lengths come
                 // from fetch_len.
-                self.code_len = self.memo_fetch_len(r.method);
-                self.code_len_for = r.method;
-                r.code_len = self.code_len;
+                r.code_len = self.memo_fetch_len(r.method);
                 self.bytecode_set = flags_set(caller_flags);
                 return Ok(());
             }

@@ -72,7 +72,10 @@ impl Vm {
         };
         let r = f(heap, &mut roots);
         self.cache.flush();
+        // Oop(0) as "taken for no method"; a malformed frame could hold
+        // Oop(0) as its method, so the length goes too.
         self.code_len_for = Oop(0);
+        self.code_len = 0;
         r
     }
 

@@ -418,6 +418,10 @@ impl Vm {
         nargs: usize,
         prim_error: Option<Oop>,
     ) -> Result<(), Fault> {
+        if nargs > 255 {
+            // The frame's flags word keeps the count in a byte.
+            return Err(fault!("{m:?} activated with {nargs} arguments"));
+        }
         self.ensure_stack_room()?;
         let h = self.method_header(m);
         let rcvr = self.stack_value(nargs);

@@ -280,7 +280,7 @@ impl Vm {
                         // callPrimitive: the primitive already ran (and failed).
                         r.ip += 2;
                     }
-                    251 => self.r_push_remote_temp(&mut r),
+                    251 => self.r_push_remote_temp(&mut r)?,
                     252 | 253 => self.r_store_remote_temp(&mut r, b == 253)?,
                     // Every value is listed, with no `_` arm, so the jump
                     // table covers all 256 and needs no range check.

@@ -168,7 +168,7 @@ impl Vm {
                         // callPrimitive: the primitive already ran (and failed).
                         r.ip += 2;
                     }
-                    140 => self.r_push_remote_temp(&mut r),
+                    140 => self.r_push_remote_temp(&mut r)?,
                     141 | 142 => self.r_store_remote_temp(&mut r, b == 142)?,
                     143 => {
                         let d = self.r_fetch(&mut r);
@@ -329,44 +329,48 @@ impl Vm {
 
     /// Receiver instance variable `i`; a married Context is read through its frame.
     pub(crate) fn receiver_var(&mut self, i: usize) -> Result<Oop, Fault> {
-        let r = self.receiver();
+        let r = self.heap.follow(self.receiver());
         if i < gc::specials::context::METHOD && self.is_context(r) && self.is_married(r) {
             return self.ctx_read(r, i);
         }
+        let r = self.slot_holder(r, i)?;
         Ok(self.heap.slot(r, i))
     }
 
     pub(crate) fn store_receiver_var(&mut self, i: usize, v: Oop) -> Result<(), Fault> {
-        let r = self.receiver();
+        let r = self.heap.follow(self.receiver());
         if self.heap.header(r).is_immutable() {
             return self.attempt_to_assign(r, i, v);
         }
         if self.is_context(r) && self.is_married(r) {
             return self.ctx_write(r, i, v);
         }
-        self.check_slot_index(r, i)?;
+        let r = self.slot_holder(r, i)?;
         self.heap.set_slot(r, i, v);
         Ok(())
     }
 
-    /// A malformed method's store past an object's last slot would
-    /// overwrite the next object's header: it faults instead.
+    /// The object whose slot `i` a bytecode reads or writes: `obj` past
+    /// any become forwarder. A malformed method's index past the last slot
+    /// (which, written, would overwrite the next object's header) or a
+    /// non-pointer object faults instead.
     #[inline]
-    pub(crate) fn check_slot_index(&self, obj: Oop, i: usize) -> Result<(), Fault> {
+    pub(crate) fn slot_holder(&self, obj: Oop, i: usize) -> Result<Oop, Fault> {
+        let obj = self.heap.follow(obj);
         if !obj.is_object()
             || !gc::format::is_pointers(self.heap.format(obj))
             || i >= self.heap.num_slots(obj)
         {
-            return Err(fault!("store into slot {i} of {obj:?}, which has no such slot"));
+            return Err(fault!("no slot {i} in {obj:?}"));
         }
-        Ok(())
+        Ok(obj)
     }
 
     /// A store into an object's slot by a bytecode: immutable objects get
     /// `attemptToAssign:withIndex:` instead.
     #[inline]
     pub(crate) fn store_checked(&mut self, obj: Oop, i: usize, v: Oop) -> Result<(), Fault> {
-        self.check_slot_index(obj, i)?;
+        let obj = self.slot_holder(obj, i)?;
         if self.heap.header(obj).is_immutable() {
             return self.attempt_to_assign(obj, i, v);
         }

@@ -46,6 +46,11 @@ impl Vm {
                     None
                 };
                 let n = self.heap.num_slots(args);
+                // As primitive 83: the selector must take that many arguments
+                // (the frame's flags word holds at most 255).
+                if n > 255 || self.selector_num_args(sel) != Some(n) {
+                    return Ok(PrimResult::Fail(ERR_BAD_NUM_ARGS));
+                }
                 self.pop_n(nargs);
                 for i in 0..n {
                     let v = self.heap.slot(args, i);
