@@ -193,6 +193,19 @@ impl Regs {
     }
 }
 
+/// Pointer formats other than Context's (indexable with instance
+/// variables): the objects whose instance variables the loops read and
+/// write directly. A forwarder's format is not among them.
+#[inline(always)]
+fn plain_pointers(f: u8) -> bool {
+    const PLAIN: u32 = 1 << format::ZERO_SIZED
+        | 1 << format::FIXED
+        | 1 << format::INDEXABLE
+        | 1 << format::WEAK
+        | 1 << format::EPHEMERON;
+    (PLAIN >> (f & 31)) & 1 != 0
+}
+
 /// Stack index arithmetic in the loops wraps: between checkpoints a
 /// malformed method may move sp below word 0, into the slack (see
 /// `stack.rs`), and debug builds must behave as release builds there.
@@ -356,13 +369,7 @@ impl Vm {
     pub(crate) fn r_push_remote_temp(&mut self, r: &mut Regs) -> Result<(), Fault> {
         let i = self.r_fetch(r) as usize;
         let t = self.r_fetch(r) as usize;
-        let vec = match self.slot_holder(self.r_temp(r, t), i) {
-            Ok(vec) => vec,
-            Err(e) => {
-                self.sync(r);
-                return Err(e);
-            }
-        };
+        let vec = self.r_slot_holder(r, self.r_temp(r, t), i)?;
         let v = self.heap.slot(vec, i);
         self.r_push(r, v);
         Ok(())
@@ -375,13 +382,7 @@ impl Vm {
         let i = self.r_fetch(r) as usize;
         let t = self.r_fetch(r) as usize;
         let v = self.r_store_value(r, pop);
-        let vec = match self.slot_holder(self.r_temp(r, t), i) {
-            Ok(vec) => vec,
-            Err(e) => {
-                self.sync(r);
-                return Err(e);
-            }
-        };
+        let vec = self.r_slot_holder(r, self.r_temp(r, t), i)?;
         self.heap.set_slot(vec, i, v);
         Ok(())
     }
@@ -413,6 +414,24 @@ impl Vm {
         self.heap.slot(r.method, 1 + i)
     }
 
+    /// `slot_holder` for a remote temp vector, with its common case (a
+    /// pointer object that is not a forwarder, the index within the
+    /// header's count) inline. Syncs the registers before a fault.
+    #[inline(always)]
+    fn r_slot_holder(&mut self, r: &Regs, obj: Oop, i: usize) -> Result<Oop, Fault> {
+        if obj.is_object() {
+            let h = self.heap.header(obj);
+            if h.format() <= format::EPHEMERON && i < h.num_slots_field() {
+                return Ok(obj);
+            }
+        }
+        let held = self.slot_holder(obj, i);
+        if held.is_err() {
+            self.sync(r);
+        }
+        held
+    }
+
     /// Instance variable `i` of the receiver. None leaves it to
     /// `receiver_var`: a receiver with Context's format (indexable with
     /// instance variables; a married Context's fields live in its frame), a
@@ -426,8 +445,7 @@ impl Vm {
         // Pointer objects other than Contexts; a forwarder's format is
         // above EPHEMERON too.
         let h = self.heap.header(rcvr);
-        let f = h.format();
-        if f > format::EPHEMERON || f == format::FIXED_INDEXABLE || i >= h.num_slots_field() {
+        if !plain_pointers(h.format()) || i >= h.num_slots_field() {
             return None;
         }
         Some(self.heap.slot(rcvr, i))
@@ -444,12 +462,7 @@ impl Vm {
         let h = self.heap.header(rcvr);
         // Within the slots the header counts (an object with an overflow
         // count, or a malformed index, takes the checked path).
-        let f = h.format();
-        if h.is_immutable()
-            || f > format::EPHEMERON
-            || f == format::FIXED_INDEXABLE
-            || i >= h.num_slots_field()
-        {
+        if h.is_immutable() || !plain_pointers(h.format()) || i >= h.num_slots_field() {
             return false;
         }
         self.heap.set_slot(rcvr, i, v);
