@@ -96,7 +96,7 @@ impl Vm {
             let nargs = self.frame_num_args(fp);
             ip = self.fslot(fp, CALLER_IP) as usize;
             sp = fp + 2 + nargs + 1;
-            fp = self.fslot(fp, CALLER_FP) as usize;
+            fp = super::roots::checked_caller(fp, self.fslot(fp, CALLER_FP));
         }
         frames
     }

@@ -509,7 +509,12 @@ impl Vm {
                 break;
             }
             ip = self.fslot(fp, CALLER_IP) as usize;
-            fp = self.fslot(fp, CALLER_FP) as usize;
+            let caller = self.fslot(fp, CALLER_FP) as usize;
+            if caller <= fp {
+                out.push("(corrupt frame chain)".into());
+                break;
+            }
+            fp = caller;
         }
         out
     }

@@ -42,8 +42,20 @@ pub(crate) fn visit_frames(stack: &mut [u64], fp: usize, sp: usize, f: &mut dyn 
             break;
         }
         sp = fp + 2 + nargs + 1;
-        fp = stack[fp] as usize;
+        fp = checked_caller(fp, stack[fp]);
     }
+}
+
+/// The caller's fp saved in frame `fp`. Callers lie above their callees;
+/// a chain that does not rise was overwritten by a malformed method (it
+/// would send a walk round in a cycle), and stops the VM with a report.
+#[inline]
+pub(crate) fn checked_caller(fp: usize, saved: u64) -> usize {
+    let caller = saved as usize;
+    if caller <= fp || caller > STACK_WORDS {
+        panic!("corrupt frame chain: frame {fp} names {caller} as its caller");
+    }
+    caller
 }
 
 impl Vm {
@@ -189,5 +201,22 @@ mod tests {
         assert_eq!(vm.cache.code_len(m), None, "remembered lengths flushed");
         let r = vm.regs();
         assert_eq!(r.code_len, vm.fetch_len(other));
+    }
+
+    /// A frame whose saved caller fp a malformed method overwrote with its
+    /// own fp would send a walk over the frames round forever: the walk
+    /// stops with a report instead.
+    #[test]
+    fn a_frame_chain_that_does_not_rise_is_reported() {
+        let mut vm = crate::interp::kernel_vm_after(200);
+        let fp = vm.fp;
+        assert!(!vm.is_base_frame(fp), "the active frame has a caller frame");
+        vm.set_fslot(fp, crate::interp::frame::CALLER_FP, fp as u64);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            vm.visit_roots(&mut |_| {});
+        }));
+        let panic = outcome.expect_err("the walk cannot finish");
+        let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("corrupt frame chain"), "{msg}");
     }
 }

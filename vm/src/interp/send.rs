@@ -547,7 +547,7 @@ impl Vm {
             return Ok(());
         }
         let nargs = self.frame_num_args(fp);
-        let caller_fp = self.fslot(fp, CALLER_FP) as usize;
+        let caller_fp = super::roots::checked_caller(fp, self.fslot(fp, CALLER_FP));
         self.ip = self.fslot(fp, CALLER_IP) as usize;
         self.sp = fp + 2 + nargs + 1;
         self.fp = caller_fp;
@@ -619,7 +619,7 @@ impl Vm {
             if self.is_base_frame(fp) {
                 return Ok(false);
             }
-            fp = self.fslot(fp, CALLER_FP) as usize;
+            fp = super::roots::checked_caller(fp, self.fslot(fp, CALLER_FP));
             if fp == home_fp {
                 break;
             }
