@@ -472,11 +472,20 @@ impl Vm {
     /// SmallInteger arithmetic for special selector `k` (0..16) on `x` and
     /// `y`; None when the answer is not a SmallInteger or needs a send.
     #[inline(always)]
-    fn small_int_arith(&self, k: usize, x: i64, y: i64) -> Option<Oop> {
+    fn small_int_arith(&self, k: usize, x: Oop, y: Oop) -> Option<Oop> {
+        // + and - on the tagged words: (x<<3|1) + (y<<3|1) - 1 is
+        // (x+y)<<3|1, and the machine's overflow is SmallInteger overflow.
+        let (tx, ty) = (x.0 as i64, y.0 as i64);
         match k {
-            0 => Oop::try_small_int(x + y),
-            1 => Oop::try_small_int(x - y),
-            _ => self.small_int_special_rare(k, x, y),
+            0 => match tx.overflowing_add(ty - 1) {
+                (v, false) => Some(Oop(v as u64)),
+                _ => None,
+            },
+            1 => match tx.overflowing_sub(ty) {
+                (v, false) => Some(Oop((v | 1) as u64)),
+                _ => None,
+            },
+            _ => self.small_int_special_rare(k, x.small_int_value(), y.small_int_value()),
         }
     }
 
@@ -494,9 +503,11 @@ impl Vm {
         jump: fn(u8) -> Option<CondJump>,
     ) -> bool {
         let (x, y) = (self.r_at(r, 1), self.r_at(r, 0));
-        let ints = x.is_small_integer() && y.is_small_integer();
+        // Both SmallIntegers: the only tag with its low bit set.
+        let ints = x.0 & y.0 & 1 != 0;
         let compared = if k < 16 && ints {
-            small_int_compare(k, x.small_int_value(), y.small_int_value())
+            // Tagged SmallIntegers order as their values do.
+            small_int_compare(k, x.0 as i64, y.0 as i64)
         } else if k == SPECIAL_IDENTICAL {
             self.identical(x, y)
         } else {
@@ -521,7 +532,7 @@ impl Vm {
             return true;
         }
         if k < 16 && ints {
-            if let Some(v) = self.small_int_arith(k, x.small_int_value(), y.small_int_value()) {
+            if let Some(v) = self.small_int_arith(k, x, y) {
                 r.sp = up(r.sp, 1);
                 r.set(r.sp, v.0);
                 return true;
@@ -1050,6 +1061,40 @@ mod tests {
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_default();
                 assert!(!msg.contains("unmasked stack index"), "case {case}: {msg}");
+            }
+        }
+    }
+
+    /// Sums and differences of tagged words overflow exactly where
+    /// SmallIntegers end, and comparisons of tagged words order as the
+    /// values do.
+    #[test]
+    fn tagged_small_integer_arithmetic_at_the_edges() {
+        use gc::oop::{SMALL_INTEGER_MAX as MAX, SMALL_INTEGER_MIN as MIN};
+        let vm = crate::interp::kernel_vm_after(0);
+        let i = Oop::small_int;
+        let add = |x, y| vm.small_int_arith(0, i(x), i(y)).map(|o| o.small_int_value());
+        let sub = |x, y| vm.small_int_arith(1, i(x), i(y)).map(|o| o.small_int_value());
+        assert_eq!(add(3, 4), Some(7));
+        assert_eq!(add(-3, -4), Some(-7));
+        assert_eq!(add(MAX - 1, 1), Some(MAX));
+        assert_eq!(add(MAX, 1), None);
+        assert_eq!(add(MIN, -1), None);
+        assert_eq!(add(MIN, MAX), Some(-1));
+        assert_eq!(sub(3, 4), Some(-1));
+        assert_eq!(sub(MIN + 1, 1), Some(MIN));
+        assert_eq!(sub(MIN, 1), None);
+        assert_eq!(sub(MAX, -1), None);
+        assert_eq!(sub(0, MIN), None);
+        assert_eq!(sub(-1, MIN), Some(MAX));
+        for (x, y) in [(3, 4), (-3, 4), (MIN, MAX), (MAX, MAX), (-1, 0)] {
+            let (tx, ty) = (i(x).0 as i64, i(y).0 as i64);
+            for k in 2..=7 {
+                assert_eq!(
+                    super::small_int_compare(k, tx, ty),
+                    super::small_int_compare(k, x, y),
+                    "{k} {x} {y}"
+                );
             }
         }
     }
