@@ -53,7 +53,7 @@
 //! this way each bytecode costs one indirect jump and nothing before it.
 
 use super::frame::*;
-use super::send::QUICK_SETTER;
+use super::send::{Hit, QUICK_SETTER};
 use super::stack::{in_frames, StackWords, MAX_FAST_FETCH};
 use super::{Fault, Trace, Vm};
 use gc::format;
@@ -664,7 +664,7 @@ impl Vm {
             if !STEP || self.options.trace == Trace::None {
                 self.counters.sends += 1;
                 if hit.primitive == 0 && r.sp >= FRAME_HEADROOM + 64 {
-                    self.r_activate(r, hit.method, hit.code_len as usize, nargs, rcvr);
+                    self.r_activate(r, hit, nargs, rcvr);
                     return Ok(());
                 }
                 if (264..=519).contains(&hit.primitive) {
@@ -811,27 +811,33 @@ impl Vm {
     /// stack (the layout is `frame.rs`'s; `activate_method` is the general
     /// version, with primitive failure codes).
     #[inline(always)]
-    fn r_activate(&mut self, r: &mut Regs, m: Oop, code_len: usize, nargs: usize, rcvr: Oop) {
-        let h = self.method_header(m);
+    fn r_activate(&mut self, r: &mut Regs, hit: Hit, nargs: usize, rcvr: Oop) {
+        // The header fields come with the cache entry (`FrameShape`).
+        let shape = hit.shape;
         let fp = down(r.sp, 2);
         r.set(up(fp, 1), r.ip as u64);
         r.set(fp, r.fp as u64);
-        r.set(down(fp, 1), m.0);
+        r.set(down(fp, 1), hit.method.0);
         r.set(down(fp, 2), 0);
-        r.set(down(fp, 3), nargs as u64 | set_flag(h));
+        let set_bit = if shape.is_sista() { FLAG_SISTA } else { 0 };
+        r.set(down(fp, 3), nargs as u64 | set_bit);
         r.set(down(fp, 4), rcvr.0);
         let mut sp = down(fp, 4);
         let nil = self.nil().0;
-        for _ in nargs..h.num_temps() {
+        for _ in nargs..shape.num_temps() {
             sp = down(sp, 1);
             r.set(sp, nil);
         }
         r.fp = fp;
         r.sp = sp;
-        r.ip = h.initial_pc();
-        r.method = m;
-        r.code_len = code_len;
-        self.bytecode_set = h.bytecode_set();
+        r.ip = shape.initial_pc();
+        r.method = hit.method;
+        r.code_len = hit.code_len as usize;
+        self.bytecode_set = if shape.is_sista() {
+            BytecodeSet::SistaV1
+        } else {
+            BytecodeSet::V3PlusClosures
+        };
     }
 
     /// Returns `value` from the active frame to its caller: here when the
@@ -1096,6 +1102,29 @@ mod tests {
                     "{k} {x} {y}"
                 );
             }
+        }
+    }
+
+    /// The header fields cache entries carry for activations match every
+    /// method's header.
+    #[test]
+    fn frame_shapes_match_method_headers() {
+        let vm = crate::interp::kernel_vm_after(0);
+        let methods: Vec<Oop> = vm
+            .heap
+            .objects()
+            .filter(|&o| gc::format::is_compiled_method(vm.heap.format(o)))
+            .collect();
+        assert!(methods.len() > 500, "the kernel has methods");
+        for m in methods {
+            let h = vm.method_header(m);
+            let shape = crate::interp::send::FrameShape::of(h);
+            assert_eq!(shape.num_temps(), h.num_temps(), "{m:?}");
+            assert_eq!(shape.initial_pc(), h.initial_pc(), "{m:?}");
+            assert_eq!(
+                shape.is_sista(),
+                h.bytecode_set() == gc::method::BytecodeSet::SistaV1
+            );
         }
     }
 }

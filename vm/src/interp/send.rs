@@ -41,19 +41,53 @@ struct CacheEntry {
     key: u64,
     selector: u64,
     method: u64,
-    primitive: u32,
-    /// `fetch_len(method)`, for the bytecode loops' fetch (index-keyed
-    /// entries only). The cache is flushed whenever objects move.
-    code_len: u32,
+    /// Below 2^16: primitive numbers have 11 bits, quick setters are
+    /// `QUICK_SETTER` + an index below 256.
+    primitive: u16,
+    /// `fetch_len(method)`, at most `MAX_FAST_FETCH` (2^15), for the
+    /// bytecode loops' fetch (index-keyed entries only). The cache is
+    /// flushed whenever objects move.
+    code_len: u16,
+    shape: FrameShape,
 }
 
-/// What a cache hit gives: the method, its primitive index (0 for none)
-/// and its `code_len`.
+/// What a cache hit gives: the method, its primitive index (0 for none),
+/// its `code_len` and the header fields its activation needs.
 #[derive(Clone, Copy)]
 pub(crate) struct Hit {
     pub method: Oop,
     pub primitive: u32,
     pub code_len: u32,
+    pub shape: FrameShape,
+}
+
+/// The method header fields an activation reads (literal count, temp
+/// count, bytecode set), packed so that cache entries carry them and an
+/// activation from a cache hit need not read and decode the header.
+#[derive(Clone, Copy, Default, Debug, PartialEq)]
+pub(crate) struct FrameShape(u32);
+
+impl FrameShape {
+    pub fn of(h: gc::method::MethodHeader) -> FrameShape {
+        let sista = (h.bytecode_set() == gc::method::BytecodeSet::SistaV1) as u32;
+        FrameShape(h.num_literals() as u32 | (h.num_temps() as u32) << 15 | sista << 21)
+    }
+
+    #[inline(always)]
+    pub fn num_temps(self) -> usize {
+        (self.0 >> 15 & 0x3f) as usize
+    }
+
+    /// As `MethodHeader::initial_pc`.
+    #[inline(always)]
+    pub fn initial_pc(self) -> usize {
+        ((self.0 & 0x7fff) as usize + 1) * gc::header::WORD
+    }
+
+    #[inline(always)]
+    pub fn is_sista(self) -> bool {
+        self.0 & 1 << 21 != 0
+    }
 }
 
 /// Class-keyed entries are tagged so they never match an index key.
@@ -94,8 +128,9 @@ impl MethodCache {
         let e = &self.entries[Self::index(key, selector)];
         (e.key == key && e.selector == selector.0).then_some(Hit {
             method: Oop(e.method),
-            primitive: e.primitive,
-            code_len: e.code_len,
+            primitive: e.primitive as u32,
+            code_len: e.code_len as u32,
+            shape: e.shape,
         })
     }
 
@@ -105,8 +140,9 @@ impl MethodCache {
             key,
             selector: selector.0,
             method: hit.method.0,
-            primitive: hit.primitive,
-            code_len: hit.code_len,
+            primitive: hit.primitive as u16,
+            code_len: hit.code_len as u16,
+            shape: hit.shape,
         };
     }
 
@@ -119,6 +155,7 @@ impl MethodCache {
             method,
             primitive: 0,
             code_len: 0,
+            shape: FrameShape::default(),
         };
         self.fill(class.0 | CLASS_KEY_TAG, selector, hit)
     }
@@ -243,10 +280,12 @@ impl Vm {
                 } else {
                     self.quick_primitive_of(m)
                 };
+                debug_assert!(prim < 1 << 16 && self.fetch_len(m) <= 1 << 15);
                 let hit = Hit {
                     method: m,
                     primitive: prim as u32,
                     code_len: self.fetch_len(m) as u32,
+                    shape: FrameShape::of(self.method_header(m)),
                 };
                 self.cache.fill(key, selector, hit);
             }
