@@ -86,7 +86,6 @@ pub struct RunOptions {
 /// Counters for benchmarks and traces.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Counters {
-    pub sends: u64,
     pub spills: u64,
 }
 

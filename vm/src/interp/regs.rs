@@ -662,7 +662,6 @@ impl Vm {
         let key = self.heap.class_index_of(rcvr) as u64 + 1;
         if let Some(hit) = self.cache.probe(key, selector) {
             if !STEP || self.options.trace == Trace::None {
-                self.counters.sends += 1;
                 if hit.primitive == 0 && r.sp >= FRAME_HEADROOM + 64 {
                     self.r_activate(r, hit, nargs, rcvr);
                     return Ok(());

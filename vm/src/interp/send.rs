@@ -262,7 +262,6 @@ impl Vm {
         }) = self.cache.probe(key, selector)
         {
             if self.options.trace == Trace::None {
-                self.counters.sends += 1;
                 return self.execute_cached(m, prim as usize, nargs);
             }
         }
@@ -316,7 +315,6 @@ impl Vm {
     /// Sends with lookup starting at `class` (super sends start above the
     /// method's class).
     pub(crate) fn send_to_class(&mut self, selector: Oop, nargs: usize, class: Oop) -> Result<(), Fault> {
-        self.counters.sends += 1;
         if self.options.trace == Trace::Sends {
             self.trace_send(selector, self.stack_value(nargs));
         }
