@@ -1,5 +1,7 @@
 //! The interpreter registers in locals, and the hot operations on them.
-//! The one `unsafe` block is the bytecode fetch (see [`Vm::r_peek`]).
+//! The one `unsafe` block is the bytecode fetch (see [`Vm::r_peek`]); the
+//! stack is reached through `StackWords`, whose unmasked indexing
+//! `stack.rs` justifies.
 //!
 //! The bytecode loops (`run_v3`, `run_sista`) copy ip, sp, fp and the
 //! method out of the [`Vm`] into a [`Regs`] value on entry, so that the
@@ -16,14 +18,17 @@
 //!
 //! The fast paths here cover what dominates real programs:
 //! - pushes and stores;
-//! - SmallInteger arithmetic and comparisons, and `==` (a comparison
-//!   followed by a conditional jump does not push its Boolean);
+//! - SmallInteger arithmetic and comparisons (`+`, `-` and comparisons on
+//!   the tagged words), and `==` (a comparison followed by a conditional
+//!   jump does not push its Boolean);
 //! - `at:`, `at:put:` and `size` on Arrays and byte objects when the method
 //!   cache says the method is the primitive;
-//! - sends that hit the method cache: a plain activation, a quick method
+//! - sends that hit the method cache: a plain activation (the entry
+//!   carries the header fields it needs, `FrameShape`), a quick method
 //!   (self, a constant or an instance variable, answered without a frame),
-//!   a closure's `value...` (straight to its activation), or a primitive
-//!   called directly;
+//!   a quick setter, a FullBlockClosure's `value...` (its frame built in
+//!   the loop), another closure's (straight to its activation), or a
+//!   primitive called directly;
 //! - returns to a caller frame.
 //!
 //! Bytecode fetch: the heap's accessors check every address against
