@@ -15,6 +15,7 @@
 //!   fp-1     method (CompiledMethod; a block's home method in V3)
 //!   fp-2     Context married to this frame, or 0 when there is none yet
 //!   fp-3     flags: numArgs | isBlock << 8 | discardResult << 9 | sista << 10
+//!            | receiverSlots << 16 (see `RCVR_SLOTS_SHIFT`)
 //!   fp-4     receiver (for a block, its outer context's receiver)
 //!   fp-5     first temporary after the arguments
 //!   ...      then the operand stack, down to sp
@@ -53,6 +54,16 @@ pub const FLAG_DISCARD_RESULT: u64 = 1 << 9;
 /// The frame's method uses the SistaV1 bytecode set (saves decoding the
 /// method header on every return).
 pub const FLAG_SISTA: u64 = 1 << 10;
+
+/// Bits 16..24 of the flags word: how many of the receiver's slots the
+/// bytecode loops may read without looking at its header (see
+/// `Vm::r_receiver_var`). Its slot-count field when the receiver is a
+/// pointer object other than a Context or a forwarder, else 0. Frames built
+/// out of line leave it 0, which only makes reads take the checked path;
+/// `with_heap_and_roots` clears it in every frame, since a become can
+/// change the receiver's size.
+pub const RCVR_SLOTS_SHIFT: u32 = 16;
+pub const RCVR_SLOTS_MASK: u64 = 0xff << RCVR_SLOTS_SHIFT;
 
 /// The flags word's bytecode-set bit for a method header.
 #[inline]

@@ -419,6 +419,21 @@ impl Vm {
         self.heap.slot(r.method, 1 + i)
     }
 
+    /// The flags bits that record how many of `rcvr`'s slots
+    /// `r_receiver_var` may read directly (see `RCVR_SLOTS_SHIFT`).
+    #[inline(always)]
+    fn rcvr_slots_flag(&self, rcvr: Oop) -> u64 {
+        if !rcvr.is_object() {
+            return 0;
+        }
+        let h = self.heap.header(rcvr);
+        if plain_pointers(h.format()) {
+            (h.num_slots_field() as u64) << RCVR_SLOTS_SHIFT
+        } else {
+            0
+        }
+    }
+
     /// `slot_holder` for a remote temp vector, with its common case (a
     /// pointer object that is not a forwarder, the index within the
     /// header's count) inline. Syncs the registers before a fault.
@@ -444,6 +459,13 @@ impl Vm {
     #[inline(always)]
     pub(crate) fn r_receiver_var(&self, r: &Regs, i: usize) -> Option<Oop> {
         let rcvr = self.r_receiver(r);
+        // The slot count the activation recorded (RCVR_SLOTS_SHIFT): no
+        // header read. A malformed method may have forged the flags word;
+        // the slot read below is still checked against committed memory.
+        let known = (r.w(down(r.fp, 3)) >> RCVR_SLOTS_SHIFT) as u8 as usize;
+        if i < known {
+            return Some(self.heap.slot(rcvr, i));
+        }
         if !rcvr.is_object() {
             return None;
         }
@@ -790,8 +812,12 @@ impl Vm {
         r.set(fp, r.fp as u64);
         r.set(down(fp, 1), code.0);
         r.set(down(fp, 2), 0);
-        r.set(down(fp, 3), nargs as u64 | FLAG_BLOCK | set_flag(h));
-        r.set(down(fp, 4), self.heap.slot(cl, closure::FULL_RECEIVER).0);
+        let rcvr = self.heap.slot(cl, closure::FULL_RECEIVER);
+        r.set(
+            down(fp, 3),
+            nargs as u64 | FLAG_BLOCK | set_flag(h) | self.rcvr_slots_flag(rcvr),
+        );
+        r.set(down(fp, 4), rcvr.0);
         let mut sp = down(fp, 4);
         for i in 0..ncopied {
             sp = down(sp, 1);
@@ -824,7 +850,7 @@ impl Vm {
         r.set(down(fp, 1), hit.method.0);
         r.set(down(fp, 2), 0);
         let set_bit = if shape.is_sista() { FLAG_SISTA } else { 0 };
-        r.set(down(fp, 3), nargs as u64 | set_bit);
+        r.set(down(fp, 3), nargs as u64 | set_bit | self.rcvr_slots_flag(rcvr));
         r.set(down(fp, 4), rcvr.0);
         let mut sp = down(fp, 4);
         let nil = self.nil().0;

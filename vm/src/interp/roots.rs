@@ -88,7 +88,22 @@ impl Vm {
         // Oop(0) as its method, so the length goes too.
         self.code_len_for = Oop(0);
         self.code_len = 0;
+        self.forget_receiver_slots();
         r
+    }
+
+    /// Clears every frame's recorded receiver slot count
+    /// (`RCVR_SLOTS_SHIFT`): a become may have changed a receiver's size.
+    fn forget_receiver_slots(&mut self) {
+        let mut fp = self.fp;
+        while fp < STACK_WORDS {
+            let flags = self.fslot(fp, FLAGS);
+            self.set_fslot(fp, FLAGS, flags & !RCVR_SLOTS_MASK);
+            if self.is_base_frame(fp) {
+                break;
+            }
+            fp = checked_caller(fp, self.fslot(fp, CALLER_FP));
+        }
     }
 
     /// Calls `f` on every object reference held by the VM outside the heap;
