@@ -65,13 +65,29 @@ pub const FLAG_SISTA: u64 = 1 << 10;
 pub const RCVR_SLOTS_SHIFT: u32 = 16;
 pub const RCVR_SLOTS_MASK: u64 = 0xff << RCVR_SLOTS_SHIFT;
 
-/// The flags word's bytecode-set bit for a method header.
-#[inline]
-pub fn set_flag(h: gc::method::MethodHeader) -> u64 {
-    if h.bytecode_set() == gc::method::BytecodeSet::SistaV1 {
+/// The flags word's bytecode-set bit for a bytecode set.
+#[inline(always)]
+pub fn set_flag_for(set: gc::method::BytecodeSet) -> u64 {
+    if set == gc::method::BytecodeSet::SistaV1 {
         FLAG_SISTA
     } else {
         0
+    }
+}
+
+/// The flags word's bytecode-set bit for a method header.
+#[inline]
+pub fn set_flag(h: gc::method::MethodHeader) -> u64 {
+    set_flag_for(h.bytecode_set())
+}
+
+/// The bytecode set named by a frame's flags word.
+#[inline(always)]
+pub fn flags_set(flags: u64) -> gc::method::BytecodeSet {
+    if flags & FLAG_SISTA != 0 {
+        gc::method::BytecodeSet::SistaV1
+    } else {
+        gc::method::BytecodeSet::V3PlusClosures
     }
 }
 

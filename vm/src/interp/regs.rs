@@ -62,7 +62,6 @@ use super::send::{Hit, QUICK_SETTER};
 use super::stack::{in_frames, StackWords, MAX_FAST_FETCH};
 use super::{Fault, Trace, Vm};
 use gc::format;
-use gc::method::BytecodeSet;
 use gc::specials::closure;
 use gc::specials::so;
 use gc::Oop;
@@ -233,16 +232,6 @@ fn stack_out_of_range(method: Oop, ip: usize, sp: usize, fp: usize) -> ! {
         "stack pointer out of range (sp {}, fp {}, method {method:?}, ip {ip}): a malformed method pushed or popped too far",
         sp as isize, fp as isize
     )
-}
-
-/// The bytecode set named by a frame's flags word.
-#[inline(always)]
-fn flags_set(flags: u64) -> BytecodeSet {
-    if flags & FLAG_SISTA != 0 {
-        BytecodeSet::SistaV1
-    } else {
-        BytecodeSet::V3PlusClosures
-    }
 }
 
 impl Vm {
@@ -849,8 +838,11 @@ impl Vm {
         r.set(fp, r.fp as u64);
         r.set(down(fp, 1), hit.method.0);
         r.set(down(fp, 2), 0);
-        let set_bit = if shape.is_sista() { FLAG_SISTA } else { 0 };
-        r.set(down(fp, 3), nargs as u64 | set_bit | self.rcvr_slots_flag(rcvr));
+        let set = shape.bytecode_set();
+        r.set(
+            down(fp, 3),
+            nargs as u64 | set_flag_for(set) | self.rcvr_slots_flag(rcvr),
+        );
         r.set(down(fp, 4), rcvr.0);
         let mut sp = down(fp, 4);
         let nil = self.nil().0;
@@ -863,11 +855,7 @@ impl Vm {
         r.ip = shape.initial_pc();
         r.method = hit.method;
         r.code_len = hit.code_len as usize;
-        self.bytecode_set = if shape.is_sista() {
-            BytecodeSet::SistaV1
-        } else {
-            BytecodeSet::V3PlusClosures
-        };
+        self.bytecode_set = set;
     }
 
     /// Returns `value` from the active frame to its caller: here when the
@@ -1151,10 +1139,7 @@ mod tests {
             let shape = crate::interp::send::FrameShape::of(h);
             assert_eq!(shape.num_temps(), h.num_temps(), "{m:?}");
             assert_eq!(shape.initial_pc(), h.initial_pc(), "{m:?}");
-            assert_eq!(
-                shape.is_sista(),
-                h.bytecode_set() == gc::method::BytecodeSet::SistaV1
-            );
+            assert_eq!(shape.bytecode_set(), h.bytecode_set(), "{m:?}");
         }
     }
 }

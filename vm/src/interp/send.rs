@@ -85,8 +85,12 @@ impl FrameShape {
     }
 
     #[inline(always)]
-    pub fn is_sista(self) -> bool {
-        self.0 & 1 << 21 != 0
+    pub fn bytecode_set(self) -> gc::method::BytecodeSet {
+        if self.0 & 1 << 21 != 0 {
+            gc::method::BytecodeSet::SistaV1
+        } else {
+            gc::method::BytecodeSet::V3PlusClosures
+        }
     }
 }
 
