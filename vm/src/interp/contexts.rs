@@ -118,8 +118,7 @@ impl Vm {
         for (k, &(fp, ip, sp)) in frames.iter().enumerate() {
             let ctx = ctxs[k];
             let sender = ctxs.get(k + 1).copied().unwrap_or(bottom_caller);
-            let nargs = self.frame_num_args(fp);
-            let items = nargs + (fp - 4 - sp);
+            let items = frame_items(fp, sp);
             let room = self.heap.num_slots(ctx) - context::TEMP_FRAME_START;
             if items > room {
                 return Err(fault!(
@@ -204,12 +203,10 @@ impl Vm {
                 return Ok(match i {
                     context::SENDER => Oop(self.fslot(fp, CALLER_IP)),
                     context::PC => Oop::small_int(self.ip as i64 + 1),
-                    context::STACK_POINTER => {
-                        Oop::small_int((self.frame_num_args(fp) + (fp - 4 - self.sp)) as i64)
-                    }
+                    context::STACK_POINTER => Oop::small_int(frame_items(fp, self.sp) as i64),
                     _ if i >= context::TEMP_FRAME_START => {
                         let k = i - context::TEMP_FRAME_START;
-                        let items = self.frame_num_args(fp) + (fp - 4 - self.sp);
+                        let items = frame_items(fp, self.sp);
                         if k < items {
                             Oop(self.stack[self.temp_index(fp, k)])
                         } else {
@@ -329,7 +326,8 @@ impl Vm {
         let set = set_flag(self.method_header(method));
         self.push(Oop(nargs as u64 | if is_block { FLAG_BLOCK } else { 0 } | set));
         self.push(receiver);
-        for i in nargs..stackp {
+        // Every value, the arguments again included (see frame.rs).
+        for i in 0..stackp {
             let v = self.heap.slot(ctx, context::TEMP_FRAME_START + i);
             self.push(v);
         }

@@ -17,9 +17,17 @@
 //!   fp-3     flags: numArgs | isBlock << 8 | discardResult << 9 | sista << 10
 //!            | receiverSlots << 16 (see `RCVR_SLOTS_SHIFT`)
 //!   fp-4     receiver (for a block, its outer context's receiver)
-//!   fp-5     first temporary after the arguments
+//!   fp-5     temporary 0: the first argument, copied
+//!   ...      the other arguments (copied), then the other temporaries
+//!   fp-4-t   the last of the method's t temporaries
 //!   ...      then the operand stack, down to sp
 //! ```
+//!
+//! The activation copies the arguments below the header, so temporary `i`
+//! is always at `fp-5-i`: one load, where reading arguments in place needs
+//! a comparison with the argument count first. The caller's copies above
+//! the frame stay (the return pops them) but nothing reads them after the
+//! activation.
 //!
 //! A *base frame* is the first frame of a run of frames loaded from a
 //! Context: its caller is a Context object rather than a frame.
@@ -93,18 +101,22 @@ pub fn flags_set(flags: u64) -> gc::method::BytecodeSet {
 
 pub use super::stack::{Stack, STACK_WORDS};
 
-/// The stack index of temporary `i` (arguments first) of the frame at `fp`
-/// with `nargs` arguments.
+/// The stack index of temporary `i` (arguments first) of the frame at `fp`.
 #[inline(always)]
-pub fn temp_slot(fp: usize, nargs: usize, i: usize) -> usize {
+pub fn temp_slot(fp: usize, i: usize) -> usize {
     // Wrapping: the bytecode loops' fp may lie in the stack's slack (see
     // stack.rs).
-    if i < nargs {
-        fp.wrapping_add(1 + nargs - i)
-    } else {
-        fp.wrapping_add_signed(FIRST_TEMP).wrapping_sub(i - nargs)
-    }
+    fp.wrapping_add_signed(FIRST_TEMP).wrapping_sub(i)
 }
 
-/// Headroom an activation needs: bookkeeping plus the largest frame.
+/// The number of values (temporaries, then the operand stack) of the frame
+/// at `fp` whose stack pointer is `sp`: a Context's stack pointer.
+#[inline]
+pub fn frame_items(fp: usize, sp: usize) -> usize {
+    (fp - 4) - sp
+}
+
+/// Headroom an activation needs: bookkeeping plus the largest frame (up
+/// to 64 temporaries, arguments included; an activation with more
+/// arguments than that asks for more, see `Vm::ensure_stack_room`).
 pub const FRAME_HEADROOM: usize = FRAME_WORDS + 64 + 16;

@@ -277,7 +277,7 @@ impl Vm {
     /// Index of temporary `i` of the frame (arguments first).
     #[inline(always)]
     pub(crate) fn temp_index(&self, fp: usize, i: usize) -> usize {
-        temp_slot(fp, self.frame_num_args(fp), i)
+        temp_slot(fp, i)
     }
 
     #[inline(always)]

@@ -192,8 +192,7 @@ impl Regs {
     /// The stack index of the active frame's temporary `i`.
     #[inline(always)]
     pub fn temp_index(&self, i: usize) -> usize {
-        let flags = self.w(self.fp.wrapping_add_signed(FLAGS));
-        temp_slot(self.fp, (flags & 0xff) as usize, i)
+        temp_slot(self.fp, i)
     }
 }
 
@@ -678,7 +677,7 @@ impl Vm {
         let key = self.heap.class_index_of(rcvr) as u64 + 1;
         if let Some(hit) = self.cache.probe(key, selector) {
             if !STEP || self.options.trace == Trace::None {
-                if hit.primitive == 0 && r.sp >= FRAME_HEADROOM + 64 {
+                if hit.primitive == 0 && r.sp >= FRAME_HEADROOM + 64 + nargs {
                     self.r_activate(r, hit, nargs, rcvr);
                     return Ok(());
                 }
@@ -780,8 +779,9 @@ impl Vm {
     /// argument count, an odd closure, a stack about to spill).
     #[inline(never)]
     fn r_full_block(&mut self, mut r: Regs, cl: Oop, nargs: usize) -> Option<Regs> {
-        // Room for the frame and up to 64 copied values (checked below).
-        if !cl.is_object() || r.sp < FRAME_HEADROOM + 128 {
+        // Room for the frame, the copied arguments and up to 64 copied
+        // values (checked below).
+        if !cl.is_object() || r.sp < FRAME_HEADROOM + 128 + nargs {
             return None;
         }
         let n = self.heap.num_slots(cl);
@@ -808,6 +808,10 @@ impl Vm {
         );
         r.set(down(fp, 4), rcvr.0);
         let mut sp = down(fp, 4);
+        for k in (0..nargs).rev() {
+            sp = down(sp, 1);
+            r.set(sp, r.w(up(r.sp, k)));
+        }
         for i in 0..ncopied {
             sp = down(sp, 1);
             r.set(sp, self.heap.slot(cl, closure::FULL_FIRST_COPIED_VALUE + i).0);
@@ -845,6 +849,11 @@ impl Vm {
         );
         r.set(down(fp, 4), rcvr.0);
         let mut sp = down(fp, 4);
+        // The arguments, copied: temporary i is at fp-5-i (see frame.rs).
+        for k in (0..nargs).rev() {
+            sp = down(sp, 1);
+            r.set(sp, r.w(up(r.sp, k)));
+        }
         let nil = self.nil().0;
         for _ in nargs..shape.num_temps() {
             sp = down(sp, 1);

@@ -463,11 +463,12 @@ impl Vm {
             // The frame's flags word keeps the count in a byte.
             return Err(fault!("{m:?} activated with {nargs} arguments"));
         }
-        self.ensure_stack_room()?;
+        self.ensure_stack_room(nargs)?;
         let h = self.method_header(m);
         let rcvr = self.stack_value(nargs);
         let caller_ip = self.ip as u64;
         let caller_fp = self.fp as u64;
+        let last_arg = self.sp;
         self.push(Oop(caller_ip));
         self.push(Oop(caller_fp));
         let fp = self.sp;
@@ -475,6 +476,7 @@ impl Vm {
         self.push(Oop(0));
         self.push(Oop(nargs as u64 | set_flag(h)));
         self.push(rcvr);
+        self.copy_args(last_arg, nargs);
         let nil = self.nil();
         for _ in nargs..h.num_temps() {
             self.push(nil);
@@ -501,9 +503,20 @@ impl Vm {
         Ok(())
     }
 
-    /// Spills the stack into contexts when the next frame might not fit.
-    pub(crate) fn ensure_stack_room(&mut self) -> Result<(), Fault> {
-        if self.sp < FRAME_HEADROOM + 64 {
+    /// Pushes copies of the `nargs` arguments whose last one is at stack
+    /// index `last_arg`, first argument first: a new frame's first
+    /// temporaries (see frame.rs).
+    fn copy_args(&mut self, last_arg: usize, nargs: usize) {
+        for k in (0..nargs).rev() {
+            let v = Oop(self.stack[last_arg + k]);
+            self.push(v);
+        }
+    }
+
+    /// Spills the stack into contexts when the next frame, with `nargs`
+    /// arguments, might not fit.
+    pub(crate) fn ensure_stack_room(&mut self, nargs: usize) -> Result<(), Fault> {
+        if self.sp < FRAME_HEADROOM + 64 + nargs {
             self.spill_oldest_frames()?;
         }
         Ok(())
@@ -512,7 +525,7 @@ impl Vm {
     /// Activates a block closure whose receiver slot and `nargs` arguments
     /// are on the stack.
     pub(crate) fn activate_closure(&mut self, cl: Oop, nargs: usize) -> Result<(), Fault> {
-        self.ensure_stack_room()?;
+        self.ensure_stack_room(nargs)?;
         let h = &self.heap;
         let outer = h.slot(cl, closure::OUTER_CONTEXT);
         // A FullBlockClosure holds its CompiledBlock where a BlockClosure
@@ -541,6 +554,7 @@ impl Vm {
         let ncopied = self.heap.num_slots(cl) - first_copied;
         let caller_ip = self.ip as u64;
         let caller_fp = self.fp as u64;
+        let last_arg = self.sp;
         self.push(Oop(caller_ip));
         self.push(Oop(caller_fp));
         let fp = self.sp;
@@ -550,6 +564,7 @@ impl Vm {
         let set = set_flag(self.method_header(method));
         self.push(Oop(nargs as u64 | FLAG_BLOCK | set));
         self.push(rcvr);
+        self.copy_args(last_arg, nargs);
         for i in 0..ncopied {
             let v = self.heap.slot(cl, first_copied + i);
             self.push(v);
