@@ -110,6 +110,10 @@ pub struct Vm {
     /// The method `code_len` was taken for; `Oop(0)` once objects may have
     /// moved.
     pub(crate) code_len_for: Oop,
+    /// The bytecode loops' event budget (see `tick!` in regs.rs): in
+    /// memory, as it is touched only at sends, returns and backward jumps,
+    /// which leaves the loops one more register.
+    pub(crate) budget: u32,
     pub counters: Counters,
     pub(crate) quit: Option<i32>,
     pub(crate) started: Instant,
@@ -186,6 +190,7 @@ impl Vm {
             cache: send::MethodCache::new(),
             code_len: 0,
             code_len_for: Oop(0),
+            budget: 0,
             counters: Counters::default(),
             quit: None,
             started: Instant::now(),

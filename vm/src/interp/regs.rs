@@ -70,8 +70,8 @@ use gc::Oop;
 pub(crate) const SPECIAL_IDENTICAL: usize = 22;
 pub(crate) const SPECIAL_CLASS: usize = 23;
 
-/// Defines a bytecode loop's local macros over its VM (`$vm`, i.e. `self`),
-/// registers (`$r`) and budget (`$budget`), for the loop's bytecode set
+/// Defines a bytecode loop's local macros over its VM (`$vm`, i.e. `self`,
+/// whose `budget` the loop counts down) and registers (`$r`), for the loop's bytecode set
 /// `$set` and conditional-jump decoder `$jump` (see [`CondJump`]). `$d` must be `$`
 /// (nested macro definitions need it). Both loops expand it, so the two
 /// bytecode sets share one definition of these steps.
@@ -87,14 +87,14 @@ pub(crate) const SPECIAL_CLASS: usize = 23;
 // rustfmt re-indents the nested `$d` definitions on every run.
 #[rustfmt::skip]
 macro_rules! bytecode_loop_macros {
-    ($d:tt $vm:ident $r:ident $budget:ident $set:path, $jump:path) => {
+    ($d:tt $vm:ident $r:ident $set:path, $jump:path) => {
         macro_rules! slow {
             ($d e:expr) => {{
                 $vm.sync(&$r);
                 $d e?;
                 $r = $vm.regs();
                 if $vm.bytecode_set != $set {
-                    return Ok($budget);
+                    return Ok($vm.budget);
                 }
             }};
         }
@@ -102,7 +102,7 @@ macro_rules! bytecode_loop_macros {
             () => {
                 if $vm.bytecode_set != $set {
                     $vm.sync(&$r);
-                    return Ok($budget);
+                    return Ok($vm.budget);
                 }
             };
         }
@@ -139,8 +139,8 @@ macro_rules! bytecode_loop_macros {
             () => {
                 $vm.r_check_stack(&$r);
                 if !STEP {
-                    $budget -= 1;
-                    if $budget == 0 {
+                    $vm.budget -= 1;
+                    if $vm.budget == 0 {
                         $vm.sync(&$r);
                         return Ok(0);
                     }

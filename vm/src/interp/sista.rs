@@ -18,9 +18,10 @@ impl Vm {
     /// of the main loop saves resetting them on every bytecode.
     // Or-patterns of single values on purpose: see the dispatch note in regs.rs.
     #[allow(clippy::manual_range_patterns)]
-    pub(crate) fn run_sista<const STEP: bool>(&mut self, mut budget: u32) -> Result<u32, Fault> {
+    pub(crate) fn run_sista<const STEP: bool>(&mut self, budget: u32) -> Result<u32, Fault> {
         let mut r = self.regs();
-        bytecode_loop_macros!($ self r budget BytecodeSet::SistaV1, sista_cond_jump);
+        self.budget = budget;
+        bytecode_loop_macros!($ self r BytecodeSet::SistaV1, sista_cond_jump);
         // The bytecodes that take extensions, with `$ea`/`$eb` as extA and
         // extB, followed by the caller's other arms.
         macro_rules! sista_extended {
@@ -122,10 +123,10 @@ impl Vm {
         }
         'bytecodes: loop {
             if STEP {
-                if budget == 0 {
+                if self.budget == 0 {
                     break;
                 }
-                budget -= 1;
+                self.budget -= 1;
             }
             let b = self.r_fetch(&mut r);
             // The arms that send leave this block with the selector and
@@ -287,7 +288,7 @@ impl Vm {
                     84 | 85 | 86 | 87 | 218 | 219 | 220 | 221 | 222 | 223 | 230 | 236 | 246 | 247
                     | 254 | 255 => {
                         self.sync(&r);
-                        return self.unknown_bytecode(b).map(|()| budget);
+                        return self.unknown_bytecode(b).map(|()| self.budget);
                     }
                 });
                 continue 'bytecodes;

@@ -12,15 +12,16 @@ impl Vm {
     /// method changes to the other bytecode set.
     // Or-patterns of single values on purpose: see the dispatch note in regs.rs.
     #[allow(clippy::manual_range_patterns)]
-    pub(crate) fn run_v3<const STEP: bool>(&mut self, mut budget: u32) -> Result<u32, Fault> {
+    pub(crate) fn run_v3<const STEP: bool>(&mut self, budget: u32) -> Result<u32, Fault> {
         let mut r = self.regs();
-        bytecode_loop_macros!($ self r budget BytecodeSet::V3PlusClosures, v3_cond_jump);
+        self.budget = budget;
+        bytecode_loop_macros!($ self r BytecodeSet::V3PlusClosures, v3_cond_jump);
         'bytecodes: loop {
             if STEP {
-                if budget == 0 {
+                if self.budget == 0 {
                     break;
                 }
-                budget -= 1;
+                self.budget -= 1;
             }
             let b = self.r_fetch(&mut r);
             // One copy of the send path: see run_sista.
@@ -219,7 +220,7 @@ impl Vm {
                     // Every value is listed (see regs.rs): only these two are unassigned.
                     126 | 127 => {
                         self.sync(&r);
-                        return self.unknown_bytecode(b).map(|()| budget);
+                        return self.unknown_bytecode(b).map(|()| self.budget);
                     }
                 }
                 continue 'bytecodes;
