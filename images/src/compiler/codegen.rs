@@ -169,7 +169,9 @@ pub enum Ins {
     JumpTrue(Label),
     Label(Label),
     CallPrimitive(u16),
-    PushFullClosure(usize, usize),
+    /// Literal index, copied values, and whether the closure needs its
+    /// outer context (else the creation sets ignoreOuterContext).
+    PushFullClosure(usize, usize, bool),
     /// V3 embedded block: numArgs, numCopied, label at the end of the block body.
     PushClosure(usize, usize, Label),
 }
@@ -270,6 +272,36 @@ fn block_with(e: &Expr, max_args: usize) -> bool {
 
 fn block_exact(e: &Expr, n: usize) -> bool {
     matches!(e, Expr::Block(b) if b.args.len() == n)
+}
+
+/// Whether a full block with this body needs its outer context: it (or a
+/// block inside it) returns from its home method with `^`, which finds
+/// home through the outer contexts, or names `thisContext`, whose outer
+/// context and home the code may ask for. Other blocks are created with
+/// SistaV1's ignoreOuterContext flag, so creating one does not make a
+/// Context for the frame (as Pharo's compiler does for such blocks).
+fn needs_outer_context(stmts: &[Stmt]) -> bool {
+    stmts.iter().any(|s| match s {
+        Stmt::Return(..) => true,
+        Stmt::Expr(e) => expr_needs_outer_context(e),
+    })
+}
+
+fn expr_needs_outer_context(e: &Expr) -> bool {
+    match e {
+        Expr::ThisContext(_) => true,
+        Expr::Assign { value, .. } => expr_needs_outer_context(value),
+        Expr::Send { receiver, msg } => {
+            expr_needs_outer_context(receiver) || msg.args.iter().any(expr_needs_outer_context)
+        }
+        Expr::Cascade { receiver, msgs } => {
+            expr_needs_outer_context(receiver)
+                || msgs.iter().any(|m| m.args.iter().any(expr_needs_outer_context))
+        }
+        Expr::Block(b) => needs_outer_context(&b.body),
+        Expr::Brace(es, _) => es.iter().any(expr_needs_outer_context),
+        Expr::Literal(..) | Expr::Var(_) | Expr::SelfRef(_) | Expr::Super(_) => false,
+    }
 }
 
 fn stmts_assign(stmts: &[Stmt], name: &str) -> bool {
@@ -1122,7 +1154,8 @@ impl<'a> Gen<'a> {
                 let u = self.unit();
                 u.literals.push(Literal::CompiledBlock(Box::new(spec)));
                 let li = u.literals.len() - 1;
-                self.op(Ins::PushFullClosure(li, ncopied), 1 - ncopied as i32);
+                let outer = needs_outer_context(&b.body);
+                self.op(Ins::PushFullClosure(li, ncopied, outer), 1 - ncopied as i32);
             }
         }
         Ok(())

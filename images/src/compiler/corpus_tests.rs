@@ -121,10 +121,29 @@ fn exact_loops() {
 }
 
 #[test]
+fn blocks_that_need_their_outer_context_keep_it() {
+    // A home return, one in a nested block, one in an inlined block, and
+    // thisContext need the outer context: no ignoreOuterContext bit.
+    for src in [
+        "foo ^ [:x | ^ x]",
+        "foo ^ [[:x | ^ x]]",
+        "foo ^ [:x | x ifTrue: [^ 1]. 2]",
+        "foo ^ [thisContext]",
+    ] {
+        let s = compile(src, BytecodeSet::SistaV1);
+        assert_eq!(s.bytecodes[..3], [249, 0, 0], "{src}");
+    }
+    // An inlined block's own return is not a block's: clean.
+    let s = compile("foo ^ [:x | x ifTrue: [1] ifFalse: [2]]", BytecodeSet::SistaV1);
+    assert_eq!(s.bytecodes[..3], [249, 0, 64]);
+}
+
+#[test]
 fn exact_closures() {
     assert_eq!(v3("foo ^ [:x | x]"), vec![143, 1, 0, 2, 16, 125, 124]);
     let s = compile("foo ^ [:x | x]", BytecodeSet::SistaV1);
-    assert_eq!(s.bytecodes, vec![249, 0, 0, 92]);
+    // 64: ignoreOuterContext, as the block needs no outer context.
+    assert_eq!(s.bytecodes, vec![249, 0, 64, 92]);
     let Literal::CompiledBlock(b) = &s.literals[0] else {
         panic!("block literal expected")
     };
@@ -141,7 +160,7 @@ fn exact_closures() {
     let s = compile(r, BytecodeSet::SistaV1);
     assert_eq!(
         s.bytecodes,
-        vec![231, 1, 208, 76, 64, 249, 0, 1, 145, 216, 251, 0, 0, 92]
+        vec![231, 1, 208, 76, 64, 249, 0, 65, 145, 216, 251, 0, 0, 92]
     );
     let Literal::CompiledBlock(b) = &s.literals[0] else {
         panic!("block literal expected")

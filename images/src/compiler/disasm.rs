@@ -233,7 +233,12 @@ fn decode_sista(bytes: &[u8], start: usize, lits: &[Literal]) -> Result<Decoded,
             let f = byte(bytes, pc + 2)?;
             (
                 len1(3),
-                format!("pushFullClosure: {} numCopied: {}", lit(lits, i), f & 63),
+                format!(
+                    "pushFullClosure: {} numCopied: {}{}",
+                    lit(lits, i),
+                    f & 63,
+                    if f & 64 != 0 { " ignoreOuterContext" } else { "" }
+                ),
                 None,
             )
         }

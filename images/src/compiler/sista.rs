@@ -150,9 +150,14 @@ pub fn encode(ins: &Ins, dist: i64, min: usize) -> Result<Vec<u8>, String> {
             }
             o.extend([248, (p & 255) as u8, (p >> 8) as u8]);
         }
-        Ins::PushFullClosure(lit, n) => {
+        Ins::PushFullClosure(lit, n, outer) => {
             ext_a(&mut o, lit >> 8);
-            o.extend([249, (lit & 255) as u8, small(n, 63, "copied values")?]);
+            let ignore_outer = if outer { 0 } else { 64 };
+            o.extend([
+                249,
+                (lit & 255) as u8,
+                small(n, 63, "copied values")? | ignore_outer,
+            ]);
         }
         Ins::PushRemoteTemp(i, v) => {
             o.extend([251, small(i, 255, "remote temp")?, small(v, 127, "temp vector")?])
