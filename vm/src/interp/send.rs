@@ -301,6 +301,16 @@ impl Vm {
     #[inline]
     pub(crate) fn execute_cached(&mut self, m: Oop, prim: usize, nargs: usize) -> Result<(), Fault> {
         let mut err = None;
+        if (prim == 70 && nargs == 0) || (prim == 71 && nargs == 1) {
+            // basicNew and basicNew:, the commonest primitives after the
+            // quick ones, without the primitive table's dispatch.
+            let size = (nargs == 1).then(|| self.stack_value(0));
+            if let Ok(o) = self.basic_new(self.stack_value(nargs), size) {
+                self.pop_n(nargs);
+                self.set_stack_value(0, o);
+                return Ok(());
+            }
+        }
         if prim != 0 {
             match self.call_primitive(prim, m, nargs)?.into() {
                 PrimOutcome::Success => return Ok(()),

@@ -207,27 +207,10 @@ impl Vm {
                 }
             }
             70 | 71 => {
-                let n = if index == 71 {
-                    match arg(self, 0).as_small_int() {
-                        Some(n) if n >= 0 => n as usize,
-                        _ => return Ok(PrimResult::Fail(ERR_BAD_ARGUMENT)),
-                    }
-                } else {
-                    0
-                };
-                if !self.heap.is_class(rcvr) {
-                    return Ok(PrimResult::Fail(ERR_BAD_RECEIVER));
-                }
-                let Some((spec, _)) = self.heap.class_format(rcvr) else {
-                    return Ok(PrimResult::Fail(ERR_BAD_RECEIVER));
-                };
-                let indexable = matches!(spec, 2..=4 | 9..=23);
-                if (index == 71) != indexable || spec >= 24 {
-                    return Ok(PrimResult::Fail(ERR_BAD_RECEIVER));
-                }
-                match self.heap.instantiate(rcvr, n) {
+                let size = (index == 71).then(|| arg(self, 0));
+                match self.basic_new(rcvr, size) {
                     Ok(o) => Ok(self.prim_return(nargs, o)),
-                    Err(_) => Ok(PrimResult::Fail(super::ERR_NO_MEMORY)),
+                    Err(code) => Ok(PrimResult::Fail(code)),
                 }
             }
             73 | 74 | 173 | 174 => {
@@ -593,5 +576,30 @@ impl Vm {
         self.follow_roots();
         let rcvr = self.stack_value(nargs);
         Ok(self.prim_return(nargs, rcvr))
+    }
+}
+
+impl Vm {
+    /// Primitives 70 (`basicNew`, `size` None) and 71 (`basicNew:`): a new
+    /// instance of the class `rcvr`; Err holds the failure code. Allocation
+    /// never collects (collections wait for a safe point), so the bytecode
+    /// loops call this without syncing their registers.
+    pub(crate) fn basic_new(&mut self, rcvr: Oop, size: Option<Oop>) -> Result<Oop, u8> {
+        let n = match size.map(|s| s.as_small_int()) {
+            None => 0,
+            Some(Some(n)) if n >= 0 => n as usize,
+            Some(_) => return Err(ERR_BAD_ARGUMENT),
+        };
+        if !self.heap.is_class(rcvr) {
+            return Err(ERR_BAD_RECEIVER);
+        }
+        let Some((spec, _)) = self.heap.class_format(rcvr) else {
+            return Err(ERR_BAD_RECEIVER);
+        };
+        let indexable = matches!(spec, 2..=4 | 9..=23);
+        if size.is_some() != indexable || spec >= 24 {
+            return Err(ERR_BAD_RECEIVER);
+        }
+        self.heap.instantiate(rcvr, n).map_err(|_| super::ERR_NO_MEMORY)
     }
 }
