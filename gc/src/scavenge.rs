@@ -85,7 +85,7 @@ impl Scavenger<'_> {
             self.fut_ptr += bytes;
             a
         };
-        self.h.mem.copy(chunk, dst, bytes);
+        self.h.mem.copy_object(chunk, dst, bytes);
         let new = Oop::from_addr(dst + off);
         self.h.set_header(
             o,
