@@ -168,7 +168,7 @@ impl HeapMemory {
         self.check(src, len);
         self.check(dst, len);
         assert!(
-            len % WORD_BYTES == 0 && (src + len <= dst || dst + len <= src),
+            len.is_multiple_of(WORD_BYTES) && (src + len <= dst || dst + len <= src),
             "object copy of {len} bytes from {src:#x} to {dst:#x}"
         );
         if len <= 16 * WORD_BYTES {
