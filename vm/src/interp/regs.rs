@@ -56,6 +56,23 @@
 //! rustc turns ranges into comparisons tested before the jump table, and a
 //! jump table that does not cover all 256 values needs a range check;
 //! this way each bytecode costs one indirect jump and nothing before it.
+//!
+//! Register allocation: the loops are one large function, and LLVM's
+//! allocation of it moves with almost any change to it. A change that
+//! removes instructions from one path can add a spill or a copy to the
+//! dispatch (executed for every bytecode) and lose more than it saved.
+//! Judge a change to the loops by the instructions per `benchFib:` call
+//! and per bytecode of `loop:` (cachegrind, deterministic) and by AWFY
+//! runs alternated with the previous build, not by one timing. Measured
+//! and given up (each made the counts or the times worse): a branch-free
+//! dispatch fetch (a conditional move of the address, a sentinel byte, or
+//! a 512-way jump table), LLVM options that copy the dispatch into every
+//! arm (threaded dispatch needs a dispatch without a branch), a static
+//! relocation model (absolute jump tables), stack positions as addresses
+//! instead of indices, the send path out of line, the return's fetch-length
+//! memo inline, one header read per send for both the class and the
+//! receiver's slot count, basicNew inline in the send path, and a single
+//! comparison for both stack checks at checkpoints.
 
 use super::frame::*;
 use super::send::{Hit, QUICK_SETTER};
