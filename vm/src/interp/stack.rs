@@ -30,7 +30,8 @@
 //!   (a temporary or argument index is a byte; `r_send` checks that a
 //!   send's argument count is at most 255, since special selectors take
 //!   theirs from an array the image may change; a frame is at most
-//!   `FRAME_HEADROOM` words).
+//!   `FRAME_WORDS` + 255 + 64 words, as it copies its arguments below its
+//!   header, and the loops' activations check that it fits anyway).
 //!
 //! So between checkpoints every access lies within
 //! `MAX_FAST_FETCH * MAX_DRIFT_PER_BYTE + MAX_REACH` words of `0..STACK_WORDS`,
@@ -56,6 +57,7 @@ pub const STACK_SLACK: usize = 128 * 1024;
 const _: () = assert!(STACK_WORDS.is_power_of_two());
 const _: () = assert!(MAX_FAST_FETCH * MAX_DRIFT_PER_BYTE + MAX_REACH <= STACK_SLACK);
 const _: () = assert!(super::frame::FRAME_HEADROOM + 256 <= MAX_REACH);
+const _: () = assert!(super::frame::FRAME_WORDS + 255 + 64 <= MAX_REACH);
 
 const ALLOCATED: usize = STACK_SLACK + STACK_WORDS + STACK_SLACK;
 
