@@ -206,6 +206,18 @@ impl Regs {
         self.words.set(i, v)
     }
 
+    /// Pushes copies of the `nargs` arguments on top of the stack (sp is
+    /// still the caller's) below `sp`, first argument first: a new frame's
+    /// first temporaries (see frame.rs). Answers the new sp.
+    #[inline(always)]
+    pub fn copy_args(&self, mut sp: usize, nargs: usize) -> usize {
+        for k in (0..nargs).rev() {
+            sp = down(sp, 1);
+            self.set(sp, self.w(up(self.sp, k)));
+        }
+        sp
+    }
+
     /// The stack index of the active frame's temporary `i`.
     #[inline(always)]
     pub fn temp_index(&self, i: usize) -> usize {
@@ -824,11 +836,7 @@ impl Vm {
             nargs as u64 | FLAG_BLOCK | set_flag(h) | self.rcvr_slots_flag(rcvr),
         );
         r.set(down(fp, 4), rcvr.0);
-        let mut sp = down(fp, 4);
-        for k in (0..nargs).rev() {
-            sp = down(sp, 1);
-            r.set(sp, r.w(up(r.sp, k)));
-        }
+        let mut sp = r.copy_args(down(fp, 4), nargs);
         for i in 0..ncopied {
             sp = down(sp, 1);
             r.set(sp, self.heap.slot(cl, closure::FULL_FIRST_COPIED_VALUE + i).0);
@@ -865,12 +873,7 @@ impl Vm {
             nargs as u64 | set_flag_for(set) | self.rcvr_slots_flag(rcvr),
         );
         r.set(down(fp, 4), rcvr.0);
-        let mut sp = down(fp, 4);
-        // The arguments, copied: temporary i is at fp-5-i (see frame.rs).
-        for k in (0..nargs).rev() {
-            sp = down(sp, 1);
-            r.set(sp, r.w(up(r.sp, k)));
-        }
+        let mut sp = r.copy_args(down(fp, 4), nargs);
         let nil = self.nil().0;
         for _ in nargs..shape.num_temps() {
             sp = down(sp, 1);
