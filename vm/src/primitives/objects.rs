@@ -577,13 +577,10 @@ impl Vm {
         let rcvr = self.stack_value(nargs);
         Ok(self.prim_return(nargs, rcvr))
     }
-}
 
-impl Vm {
     /// Primitives 70 (`basicNew`, `size` None) and 71 (`basicNew:`): a new
-    /// instance of the class `rcvr`; Err holds the failure code. Allocation
-    /// never collects (collections wait for a safe point), so the bytecode
-    /// loops call this without syncing their registers.
+    /// instance of the class `rcvr`; Err holds the failure code. Also
+    /// called by `execute_cached` ahead of the primitive table.
     pub(crate) fn basic_new(&mut self, rcvr: Oop, size: Option<Oop>) -> Result<Oop, u8> {
         let n = match size.map(|s| s.as_small_int()) {
             None => 0,
