@@ -71,7 +71,8 @@
 //! relocation model (absolute jump tables), stack positions as addresses
 //! instead of indices, the send path out of line, the return's fetch-length
 //! memo inline, one header read per send for both the class and the
-//! receiver's slot count, basicNew inline in the send path, a single
+//! receiver's slot count, basicNew inline in the send path, an inner loop
+//! of the hottest bytecodes (to weigh them more in allocation), a single
 //! comparison for both stack checks at checkpoints, and a committed read
 //! guard past the heap's last object so that the fetch compares the ip
 //! with a constant (no fetch length per method, no memo on returns: fewer
