@@ -112,7 +112,9 @@ pub struct Vm {
     pub(crate) code_len_for: Oop,
     /// The bytecode loops' event budget (see `tick!` in regs.rs): in
     /// memory, as it is touched only at sends, returns and backward jumps,
-    /// which leaves the loops one more register.
+    /// which leaves the loops one more register. Each loop sets it on
+    /// entry, so a loop must not run another inside it (`Vm::step` from an
+    /// arm would leave it 0).
     pub(crate) budget: u32,
     pub counters: Counters,
     pub(crate) quit: Option<i32>,
