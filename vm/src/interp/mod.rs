@@ -373,11 +373,7 @@ impl Vm {
         if self.heap.gc_requested().is_some() {
             self.collect_garbage(None)?;
         }
-        if self.heap.take_low_space_signal() {
-            let sema = self.heap.special(so::THE_LOW_SPACE_SEMAPHORE);
-            self.signal(sema)?;
-        }
-        Ok(())
+        self.signal_low_space_if_due()
     }
 
     /// Runs up to `n` bytecodes. Quitting ends the slice with [`QUIT`].

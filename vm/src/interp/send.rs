@@ -308,7 +308,8 @@ impl Vm {
             if let Ok(o) = self.basic_new(self.stack_value(nargs), size) {
                 self.pop_n(nargs);
                 self.set_stack_value(0, o);
-                return Ok(());
+                // As call_primitive does after any primitive.
+                return self.signal_low_space_if_due();
             }
         }
         if prim != 0 {

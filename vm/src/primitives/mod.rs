@@ -107,12 +107,7 @@ impl Vm {
         };
         match r {
             PrimResult::Success => {
-                // An allocation came close to the old-space limit: signal
-                // the low-space semaphore now, not at the next safe point.
-                if self.heap.take_low_space_signal() {
-                    let sema = self.heap.special(so::THE_LOW_SPACE_SEMAPHORE);
-                    self.signal(sema)?;
-                }
+                self.signal_low_space_if_due()?;
                 Ok(FailOr::Success)
             }
             PrimResult::Fail(code) => {
@@ -120,6 +115,18 @@ impl Vm {
                 Ok(FailOr::Fail(self.error_code_object(code)))
             }
         }
+    }
+
+    /// After a primitive succeeded: when an allocation came close to the
+    /// old-space limit, signal the low-space semaphore now, not at the next
+    /// safe point.
+    #[inline]
+    pub(crate) fn signal_low_space_if_due(&mut self) -> Result<(), Fault> {
+        if self.heap.take_low_space_signal() {
+            let sema = self.heap.special(so::THE_LOW_SPACE_SEMAPHORE);
+            self.signal(sema)?;
+        }
+        Ok(())
     }
 
     fn dispatch_primitive(&mut self, index: usize, m: Oop, nargs: usize) -> Result<PrimResult, Fault> {
