@@ -307,6 +307,17 @@ impl Vm {
         }
     }
 
+    /// Single-stepping: counts one bytecode against the budget; false when
+    /// it is spent.
+    #[inline(always)]
+    pub(crate) fn take_step(&mut self) -> bool {
+        if self.budget == 0 {
+            return false;
+        }
+        self.budget -= 1;
+        true
+    }
+
     /// A checkpoint (see `stack.rs`): sp and fp must be in the frames'
     /// words, or the loops' unmasked stack accesses could leave the stack.
     #[inline(always)]

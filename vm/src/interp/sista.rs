@@ -122,11 +122,8 @@ impl Vm {
             }};
         }
         'bytecodes: loop {
-            if STEP {
-                if self.budget == 0 {
-                    break;
-                }
-                self.budget -= 1;
+            if STEP && !self.take_step() {
+                break;
             }
             let b = self.r_fetch(&mut r);
             // The arms that send leave this block with the selector and

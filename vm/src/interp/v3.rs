@@ -17,11 +17,8 @@ impl Vm {
         self.budget = budget;
         bytecode_loop_macros!($ self r BytecodeSet::V3PlusClosures, v3_cond_jump);
         'bytecodes: loop {
-            if STEP {
-                if self.budget == 0 {
-                    break;
-                }
-                self.budget -= 1;
+            if STEP && !self.take_step() {
+                break;
             }
             let b = self.r_fetch(&mut r);
             // One copy of the send path: see run_sista.
