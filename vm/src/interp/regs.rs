@@ -76,7 +76,13 @@
 //! comparison for both stack checks at checkpoints, and a committed read
 //! guard past the heap's last object so that the fetch compares the ip
 //! with a constant (no fetch length per method, no memo on returns: fewer
-//! instructions per call, yet fib 15% slower and AWFY unchanged).
+//! instructions per call, yet fib 15% slower and AWFY unchanged), and a
+//! fetch from per-method copies padded with an unassigned bytecode (no
+//! check per fetch; within noise, fib 8% slower; the branch
+//! `experiment/code-copies`). Without any fetch check, raising LLVM's
+//! tail-duplication limits (`-tail-dup-pred-size`, `-tail-dup-succ-size`)
+//! threads the dispatch and gained 10–14% on five of seven AWFY benchmarks, but LLVM does
+//! not thread the copies' dispatch.
 
 use super::frame::*;
 use super::send::{Hit, QUICK_SETTER};
