@@ -78,11 +78,11 @@
 //! with a constant (no fetch length per method, no memo on returns: fewer
 //! instructions per call, yet fib 15% slower and AWFY unchanged), and a
 //! fetch from per-method copies padded with an unassigned bytecode (no
-//! check per fetch; within noise, fib 8% slower; the branch
+//! check per fetch; AWFY within noise, fib 8% slower; the branch
 //! `experiment/code-copies`). Without any fetch check, raising LLVM's
 //! tail-duplication limits (`-tail-dup-pred-size`, `-tail-dup-succ-size`)
-//! threads the dispatch and gained 10–14% on five of seven AWFY benchmarks, but LLVM does
-//! not thread the copies' dispatch.
+//! threads the dispatch, which gained 10–14% on five of seven AWFY
+//! benchmarks in one run; LLVM does not thread the copies' dispatch.
 
 use super::frame::*;
 use super::send::{Hit, QUICK_SETTER};
