@@ -123,6 +123,8 @@ pub struct Heap {
     /// Free chunks of old space by size.
     pub(crate) free: FreeLists,
     pub(crate) gc: GcState,
+    /// Counts the byte writes into CompiledMethods (see [`Heap::code_writes`]).
+    code_writes: u64,
 }
 
 impl Heap {
@@ -144,6 +146,7 @@ impl Heap {
             remembered: Vec::new(),
             free: FreeLists::default(),
             gc: GcState::new(PlantedFault::from_env()),
+            code_writes: 0,
         })
     }
 
@@ -395,8 +398,9 @@ impl Heap {
     }
 
     /// Slot `i` (0-based) of a pointer object. Bounds are the caller's duty
-    /// (checked in debug builds).
-    #[inline]
+    /// (checked in debug builds). Always inlined: the interpreter's loops
+    /// read literals and instance variables through it.
+    #[inline(always)]
     pub fn slot(&self, obj: Oop, i: usize) -> Oop {
         debug_assert!(
             i < self.num_slots(obj),
@@ -439,8 +443,26 @@ impl Heap {
     }
 
     pub fn bytes_mut(&mut self, obj: Oop) -> &mut [u8] {
+        self.note_write(obj);
         let n = self.byte_size(obj);
         self.mem.bytes_mut(obj.addr() + WORD, n)
+    }
+
+    /// How many times the byte accessors (`bytes_mut`, `set_byte_at`,
+    /// `copy_bytes`) have written into a CompiledMethod. The interpreter
+    /// fetches bytecodes from copies of methods, and drops them when this
+    /// changes. Word writes (`set_slot`) change literals, which it does not
+    /// copy.
+    #[inline]
+    pub fn code_writes(&self) -> u64 {
+        self.code_writes
+    }
+
+    #[inline]
+    fn note_write(&mut self, obj: Oop) {
+        if format::is_compiled_method(self.format(obj)) {
+            self.code_writes += 1;
+        }
     }
 
     /// The whole body including padding, `num_slots * 8` bytes.
@@ -491,6 +513,7 @@ impl Heap {
     }
 
     pub fn set_byte_at(&mut self, obj: Oop, i: usize, v: u8) {
+        self.note_write(obj);
         self.mem.set_u8_at(obj.addr() + WORD + i, v)
     }
 
@@ -498,6 +521,7 @@ impl Heap {
     /// When `dst` is an old pointer object that now holds young references,
     /// it is remembered (the store check for bulk copies).
     pub fn copy_bytes(&mut self, src: Oop, src_off: usize, dst: Oop, dst_off: usize, len: usize) {
+        self.note_write(dst);
         self.mem
             .copy(src.addr() + WORD + src_off, dst.addr() + WORD + dst_off, len);
         if self.young_hi > self.young_lo && !self.is_young(dst) && !self.header(dst).is_remembered() {

@@ -144,6 +144,24 @@ fn eval_prints_the_print_string() {
     assert!(text(&r.stderr).starts_with("sprocket: "), "{}", text(&r.stderr));
 }
 
+/// A method longer than the reach of the fast fetch (`MAX_FAST_FETCH`,
+/// 32 KB of a method's bytes) runs its tail one bytecode at a time, loop
+/// and jumps included, to the right answer.
+#[test]
+fn a_method_longer_than_the_fast_fetch_runs_to_its_end() {
+    let dir = scratch("long-method");
+    let image = build_kernel(&dir, &[]);
+    // About 4 bytes of bytecode per statement: 36 KB.
+    let mut expr = String::from("| x | x := 0. ");
+    for _ in 0..9000 {
+        expr.push_str("x := x + 1. ");
+    }
+    expr.push_str("1 to: 10 do: [:i | x := x + i]. x");
+    let r = sprocket(&["eval", image.to_str().unwrap(), &expr]);
+    assert_eq!(text(&r.stdout).trim_end(), "9055", "{}", text(&r.stderr));
+    assert_eq!(r.status.code(), Some(0));
+}
+
 /// Run, snapshot, quit; start the saved image: it resumes after the
 /// snapshot primitive (which answers true there) and continues.
 #[test]

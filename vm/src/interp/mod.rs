@@ -7,6 +7,7 @@ macro_rules! fault {
     };
 }
 
+mod code;
 pub mod contexts;
 pub mod frame;
 pub mod processes;
@@ -105,11 +106,19 @@ pub struct Vm {
     pub(crate) method: Oop,
     pub(crate) bytecode_set: BytecodeSet,
     pub(crate) cache: send::MethodCache,
-    /// `fetch_len` of the method a bytecode loop runs (see `regs.rs`).
-    pub(crate) code_len: usize,
-    /// The method `code_len` was taken for; `Oop(0)` once objects may have
-    /// moved.
-    pub(crate) code_len_for: Oop,
+    /// The copy of the active method the bytecode loops fetch from (see
+    /// code.rs), for `bytecode_set`.
+    pub(crate) code: code::Code,
+    /// The method `code` was taken for; `Oop(0)` when it must be looked up
+    /// again (objects may have moved, or the ip was past the copy).
+    pub(crate) code_for: Oop,
+    /// Set by a loop that stopped at an ip past the active method's copy
+    /// (see `Vm::past_copy`); the caller runs that bytecode with
+    /// `step_past_copy`.
+    pub(crate) past_copy: bool,
+    /// `regs` takes the whole method's copy, not one capped at
+    /// `MAX_FAST_FETCH` (one bytecode at a time, see `step_past_copy`).
+    pub(crate) long_fetch: bool,
     /// The bytecode loops' event budget (see `tick!` in regs.rs): in
     /// memory, as it is touched only at sends, returns and backward jumps,
     /// which leaves the loops one more register. Each loop sets it on
@@ -190,8 +199,10 @@ impl Vm {
             method: Oop(0),
             bytecode_set: BytecodeSet::V3PlusClosures,
             cache: send::MethodCache::new(),
-            code_len: 0,
-            code_len_for: Oop(0),
+            code: code::NO_CODE,
+            code_for: Oop(0),
+            past_copy: false,
+            long_fetch: false,
             budget: 0,
             counters: Counters::default(),
             quit: None,
@@ -399,6 +410,10 @@ impl Vm {
                 BytecodeSet::V3PlusClosures => self.run_v3::<false>(n)?,
                 BytecodeSet::SistaV1 => self.run_sista::<false>(n)?,
             };
+            if self.past_copy {
+                self.step_past_copy()?;
+                n = n.saturating_sub(1);
+            }
         }
         Ok(())
     }
@@ -409,7 +424,37 @@ impl Vm {
             BytecodeSet::V3PlusClosures => self.run_v3::<true>(1)?,
             BytecodeSet::SistaV1 => self.run_sista::<true>(1)?,
         };
+        if self.past_copy {
+            self.step_past_copy()?;
+        }
         Ok(())
+    }
+
+    /// Runs the bytecode at an ip past the active method's copy: the copies
+    /// stop at `MAX_FAST_FETCH` bytes, so a longer method runs its tail one
+    /// bytecode at a time from a whole copy (a checkpoint before each, as
+    /// stack.rs needs). An ip past the method's end is a fault.
+    #[cold]
+    fn step_past_copy(&mut self) -> Result<(), Fault> {
+        self.past_copy = false;
+        if self.ip >= self.heap.code_len(self.method) {
+            return Err(fault!(
+                "the bytecode fetch ran past the end of {} (ip {})",
+                self.method_name(self.method),
+                self.ip
+            ));
+        }
+        self.long_fetch = true;
+        let stepped = match self.bytecode_set {
+            BytecodeSet::V3PlusClosures => self.run_v3::<true>(1),
+            BytecodeSet::SistaV1 => self.run_sista::<true>(1),
+        };
+        self.long_fetch = false;
+        self.code_for = Oop(0);
+        // A whole copy reaches every byte of the method, so no sentinel
+        // past it is reached in this one step.
+        self.past_copy = false;
+        stepped.map(|_| ())
     }
 
     /// A fault report for an error found outside the interpreter loop (a

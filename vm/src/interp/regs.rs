@@ -31,20 +31,17 @@
 //!   primitive called directly;
 //! - returns to a caller frame.
 //!
-//! Bytecode fetch: the heap's accessors check every address against
-//! committed memory, which costs about a fifth of the loop's time. The
-//! loops check the ip against `Regs::code_len` instead (a copy of
-//! `Vm::code_len`): the active method's size as `Heap::code_len` validated
-//! it when the method became active, at most `MAX_FAST_FETCH` (see
-//! `stack.rs`). Sends take it from method cache entries, block activations
-//! and returns from the cache's memo of lengths by method (`memo_fetch_len`;
-//! not from the caller's frame, which a malformed method can overwrite),
-//! and [`Vm::regs`] takes it when the method is not `Vm::code_len_for`.
-//! Only a collection or a become moves or replaces objects or decommits
-//! memory; both run only out of line, through `with_heap_and_roots`, which
-//! forgets `code_len_for` and flushes the cache, and the loops call `regs`
-//! after every out-of-line call.
-//! Debug builds check `code_len` on every fetch.
+//! Bytecode fetch: the loops fetch from a copy of the active method's
+//! bytes padded with sentinels (code.rs), through `Regs::code`, with no
+//! check per fetch: a malformed method that runs off its end reads a
+//! sentinel, whose arm leaves the loop. Only ips that do not come from the
+//! straight-line advance are compared with the copy's length (entering a
+//! loop, returns, jumps, activations). Only a collection or a become moves
+//! or replaces objects or decommits memory; both run only out of line,
+//! through `with_heap_and_roots`, which flushes the cache and the copies
+//! and forgets `code_for`, and the loops call `regs` after every
+//! out-of-line call. Debug builds check on every fetch that it reads a copy
+//! or a sentinel.
 //!
 //! Sends: the arms that send leave the dispatch with the selector and
 //! argument count, so each loop has one copy of the send path (inlined,
@@ -56,6 +53,12 @@
 //! rustc turns ranges into comparisons tested before the jump table, and a
 //! jump table that does not cover all 256 values needs a range check;
 //! this way each bytecode costs one indirect jump and nothing before it.
+//! With the tail-duplication limits raised in `.cargo/config.toml`, LLVM
+//! copies the fetch and that jump into the end of every arm (threaded
+//! dispatch: the branch predictor sees one jump per arm instead of one
+//! shared by all). It does so only while the dispatch block has no branch
+//! (hence the copies, not a checked fetch) and is not its own successor
+//! (hence no empty arm: see SistaV1's nop).
 //!
 //! Register allocation: the loops are one large function, and LLVM's
 //! allocation of it moves with almost any change to it. A change that
@@ -64,26 +67,24 @@
 //! Judge a change to the loops by the instructions per `benchFib:` call
 //! and per bytecode of `loop:` (cachegrind, deterministic) and by AWFY
 //! runs alternated with the previous build, not by one timing. Measured
-//! and given up (each made the counts or the times worse): a branch-free
-//! dispatch fetch (a conditional move of the address, a sentinel byte, or
-//! a 512-way jump table), LLVM options that copy the dispatch into every
-//! arm (threaded dispatch needs a dispatch without a branch), a static
-//! relocation model (absolute jump tables), stack positions as addresses
-//! instead of indices, the send path out of line, the return's fetch-length
-//! memo inline, one header read per send for both the class and the
-//! receiver's slot count, basicNew inline in the send path, an inner loop
-//! of the hottest bytecodes (to weigh them more in allocation), a single
-//! comparison for both stack checks at checkpoints, and a committed read
-//! guard past the heap's last object so that the fetch compares the ip
-//! with a constant (no fetch length per method, no memo on returns: fewer
-//! instructions per call, yet fib 15% slower and AWFY unchanged), and a
-//! fetch from per-method copies padded with an unassigned bytecode (no
-//! check per fetch; AWFY within noise, fib 8% slower; the branch
-//! `experiment/code-copies`). Without any fetch check, raising LLVM's
-//! tail-duplication limits (`-tail-dup-pred-size`, `-tail-dup-succ-size`)
-//! threads the dispatch, which gained 10–14% on five of seven AWFY
-//! benchmarks in one run; LLVM does not thread the copies' dispatch.
+//! and given up (each made the counts or the times worse): a 512-way jump
+//! table, a static relocation model (absolute jump tables), stack positions
+//! as addresses instead of indices, the send path out of line, one header
+//! read per send for both the class and the receiver's slot count, basicNew
+//! inline in the send path, an inner loop of the hottest bytecodes (to
+//! weigh them more in allocation), a single comparison for both stack
+//! checks at checkpoints, and a committed read guard past the heap's last
+//! object so that the fetch compares the ip with a constant (fewer
+//! instructions per call, yet fib 15% slower and AWFY unchanged). A fetch
+//! checked against the method's length, which this module had before the
+//! copies, does not thread: with the check as a branch LLVM keeps one
+//! dispatch; as a conditional move of the address to a sentinel it threads,
+//! but the check's extra live values spill and AWFY gained nothing.
+//! Threaded, the copies ran AWFY up to 18% faster than that checked fetch
+//! (five of eleven benchmarks within noise) and `benchFib:` 18% faster
+//! (README, "Performance").
 
+use super::code::{Code, PAD};
 use super::frame::*;
 use super::send::{Hit, QUICK_SETTER};
 use super::stack::{in_frames, StackWords, MAX_FAST_FETCH};
@@ -196,12 +197,13 @@ pub(crate) struct Regs {
     pub ip: usize,
     pub sp: usize,
     pub fp: usize,
-    pub method: Oop,
     /// The stack's words (see `stack.rs` for what keeps the loops'
     /// unmasked indices inside it).
     pub words: StackWords,
-    /// `Vm::code_len`, the active method's fetch length.
-    pub code_len: usize,
+    /// The fetch base: the active method's copy, or sentinels once the ip
+    /// is past it (see code.rs). The copy's length is `Vm::code`'s, in
+    /// memory: only jumps and the sentinel's arm read it.
+    pub code: *const u8,
 }
 
 impl Regs {
@@ -226,6 +228,13 @@ impl Regs {
             self.set(sp, self.w(up(self.sp, k)));
         }
         sp
+    }
+
+    /// The active method: its frame's method slot. Not a register, as
+    /// literals are its only frequent use; the fetch reads the copy.
+    #[inline(always)]
+    pub fn method(&self) -> Oop {
+        Oop(self.w(down(self.fp, 1)))
     }
 
     /// The stack index of the active frame's temporary `i`.
@@ -276,20 +285,56 @@ impl Vm {
     /// The registers, for a bytecode loop to work on.
     #[inline(always)]
     pub(crate) fn regs(&mut self) -> Regs {
-        if self.method != self.code_len_for {
-            self.code_len = self.fetch_len(self.method);
-            self.code_len_for = self.method;
+        if self.method != self.code_for
+            || self.code.set != self.bytecode_set
+            || self.heap.code_writes() != self.cache.copies.writes
+        {
+            self.take_code();
         }
         let r = Regs {
             ip: self.ip,
             sp: self.sp,
             fp: self.fp,
-            method: self.method,
             words: self.stack.words(),
-            code_len: self.code_len,
+            code: self.code.base_for(self.ip),
         };
         self.r_check_stack(&r);
         r
+    }
+
+    /// Takes the active method's copy for `bytecode_set` into `code`,
+    /// first dropping every copy if a method's bytes were written.
+    #[cold]
+    #[inline(never)]
+    fn take_code(&mut self) {
+        let writes = self.heap.code_writes();
+        if writes != self.cache.copies.writes {
+            self.cache.flush();
+            self.cache.copies.writes = writes;
+        }
+        self.code = self.code_of(self.method, self.bytecode_set, self.long_fetch);
+        // The whole-method copy of `long_fetch` is for one step only.
+        self.code_for = if self.long_fetch { Oop(0) } else { self.method };
+    }
+
+    /// The copy of `method` to run as `set` (see code.rs): its first
+    /// `fetch_len` bytes, or all of them when `whole` (only the active
+    /// method's, for one step: see `step_past_copy`; a whole copy in the
+    /// method cache would let the loops fetch past `MAX_FAST_FETCH`).
+    pub(crate) fn code_of(&mut self, method: Oop, set: gc::method::BytecodeSet, whole: bool) -> Code {
+        match self.cache.copies.memo(method) {
+            Some(code) if code.set == set && !whole => return code,
+            _ => {}
+        }
+        let len = if whole {
+            self.heap.code_len(method)
+        } else {
+            self.fetch_len(method)
+        };
+        let heap = &self.heap;
+        self.cache
+            .copies
+            .get_or_copy(method, set, whole, || heap.body(method)[..len].to_vec())
     }
 
     /// The bytes of `method` the loops fetch without a check: its code
@@ -299,18 +344,20 @@ impl Vm {
         self.heap.code_len(method).min(MAX_FAST_FETCH)
     }
 
-    /// `fetch_len` of a method, remembered in the method cache (see
-    /// `MethodCache::code_len`).
-    #[inline]
-    pub(crate) fn memo_fetch_len(&mut self, method: Oop) -> usize {
-        match self.cache.code_len(method) {
-            Some(len) => len,
-            None => {
-                let len = self.fetch_len(method);
-                self.cache.remember_code_len(method, len);
-                len
-            }
+    /// The copy of a method a return or block activation goes to, from
+    /// the copies' memo when it has it; its set comes from its header.
+    #[inline(always)]
+    pub(crate) fn memo_code(&mut self, method: Oop) -> Code {
+        match self.cache.copies.memo(method) {
+            Some(code) => code,
+            None => self.memo_code_miss(method),
         }
+    }
+
+    #[inline(never)]
+    fn memo_code_miss(&mut self, method: Oop) -> Code {
+        let set = self.method_header(method).bytecode_set();
+        self.code_of(method, set, false)
     }
 
     /// Single-stepping: counts one bytecode against the budget; false when
@@ -329,7 +376,7 @@ impl Vm {
     #[inline(always)]
     pub(crate) fn r_check_stack(&self, r: &Regs) {
         if !(in_frames(r.sp) && in_frames(r.fp)) {
-            stack_out_of_range(r.method, r.ip, r.sp, r.fp);
+            stack_out_of_range(self.method, r.ip, r.sp, r.fp);
         }
     }
 
@@ -339,10 +386,18 @@ impl Vm {
         self.ip = r.ip;
         self.sp = r.sp;
         self.fp = r.fp;
-        self.method = r.method;
-        // The loops' activations and returns change only `r.code_len`.
-        self.code_len = r.code_len;
-        self.code_len_for = r.method;
+        let method = r.method();
+        self.method = method;
+        // Below the copy's length the fetch base is the copy, which the
+        // loops install together with `bytecode_set` and `code.len`
+        // (code.rs); past it, `regs` looks the copy up again.
+        if r.ip < self.code.len {
+            self.code.ptr = r.code;
+            self.code.set = self.bytecode_set;
+            self.code_for = method;
+        } else {
+            self.code_for = Oop(0);
+        }
     }
 
     #[inline(always)]
@@ -355,29 +410,59 @@ impl Vm {
     /// The next byte, without consuming it.
     #[inline(always)]
     pub(crate) fn r_peek(&self, r: &Regs) -> u8 {
-        if r.ip < r.code_len {
-            debug_assert_eq!(r.code_len, self.fetch_len(r.method), "stale code_len");
-            // SAFETY: `r.code_len` is a `fetch_len(r.method)` taken with no
-            // collection since: from `regs`, a cache entry or the cache's
-            // memo whenever the method changes. Collections run only out of
-            // line, through `with_heap_and_roots`, which flushes the cache
-            // and forgets `code_len_for`, and the loops call `regs` after
-            // anything out of line.
-            unsafe { self.heap.code_byte(r.method, r.ip) }
-        } else {
-            self.byte_past_code(r.method, r.ip, r.sp, r.fp)
+        debug_assert!(self.fetch_in_bounds(r), "fetch outside the copy (ip {})", r.ip);
+        // SAFETY: `r.code + r.ip` lies in the active method's copy or its
+        // sentinel padding, or in a static run of sentinels (code.rs): the
+        // copy stays alive until a flush, which runs only out of line, and
+        // the loops take `r.code` from `regs` after anything out of line;
+        // every ip not reached by the straight-line advance is compared
+        // with the copy's length, and the advance stops at a sentinel.
+        unsafe { *r.code.add(r.ip) }
+    }
+
+    /// What `r_peek` relies on, checked in debug builds.
+    fn fetch_in_bounds(&self, r: &Regs) -> bool {
+        let at = r.code.wrapping_add(r.ip);
+        let set = self.bytecode_set;
+        let pad = super::code::sentinels(set, 0);
+        let in_pad = (pad..pad.wrapping_add(PAD)).contains(&at);
+        let code = Code {
+            ptr: r.code,
+            len: self.code.len,
+            set,
+        };
+        // The frame's method, or the one `sync` last saw, as a malformed
+        // method can overwrite its frame's method slot.
+        in_pad
+            || (r.ip < code.len + PAD
+                && (self.cache.copies.holds(r.method(), code) || self.cache.copies.holds(self.method, code)))
+    }
+
+    /// After a jump: an ip past the copy fetches a sentinel.
+    #[inline(always)]
+    pub(crate) fn r_jumped(&self, r: &mut Regs) {
+        if r.ip >= self.code.len {
+            r.code = super::code::sentinels(self.bytecode_set, r.ip);
         }
     }
 
-    /// A malformed method ran off its end: the checked read.
+    /// The sentinel bytecode (code.rs): at an ip inside the copy it is the
+    /// method's own unassigned bytecode; past it the loop stops, and
+    /// `step_past_copy` runs that ip from the whole method or reports
+    /// running off its end.
     #[cold]
     #[inline(never)]
-    fn byte_past_code(&self, method: Oop, ip: usize, sp: usize, fp: usize) -> u8 {
-        // A checkpoint: only MAX_FAST_FETCH bytes are fetched without one.
-        if !(in_frames(sp) && in_frames(fp)) {
-            stack_out_of_range(method, ip, sp, fp);
+    /// Takes the registers by value: a reference would keep them in memory
+    /// throughout the loop.
+    pub(crate) fn past_copy(&mut self, mut r: Regs, b: u8) -> Result<(), Fault> {
+        if r.ip - 1 < self.code.len {
+            self.sync(&r);
+            return self.unknown_bytecode(b);
         }
-        self.heap.byte_at(method, ip)
+        r.ip -= 1;
+        self.sync(&r);
+        self.past_copy = true;
+        Ok(())
     }
 
     #[inline(always)]
@@ -454,7 +539,7 @@ impl Vm {
 
     #[inline(always)]
     pub(crate) fn r_literal(&self, r: &Regs, i: usize) -> Oop {
-        self.heap.slot(r.method, 1 + i)
+        self.heap.slot(r.method(), 1 + i)
     }
 
     /// The flags bits that record how many of `rcvr`'s slots
@@ -590,6 +675,7 @@ impl Vm {
                     };
                     if c == j.when {
                         r.ip += off;
+                        self.r_jumped(r);
                     }
                 }
                 None => self.r_push(r, self.boolean(c)),
@@ -828,7 +914,7 @@ impl Vm {
     /// registers. None leaves the send to the general path (another
     /// argument count, an odd closure, a stack about to spill).
     #[inline(never)]
-    fn r_full_block(&mut self, mut r: Regs, cl: Oop, nargs: usize) -> Option<Regs> {
+    fn r_full_block(&mut self, r: Regs, cl: Oop, nargs: usize) -> Option<Regs> {
         // Room for the frame, the copied arguments and up to 64 copied
         // values (checked below).
         if !cl.is_object() || r.sp < FRAME_HEADROOM + 128 + nargs {
@@ -845,7 +931,7 @@ impl Vm {
             return None;
         }
         let h = self.method_header(code);
-        let code_len = self.memo_fetch_len(code);
+        let copy = self.memo_code(code);
         let fp = down(r.sp, 2);
         r.set(up(fp, 1), r.ip as u64);
         r.set(fp, r.fp as u64);
@@ -854,7 +940,7 @@ impl Vm {
         let rcvr = self.heap.slot(cl, closure::FULL_RECEIVER);
         r.set(
             down(fp, 3),
-            nargs as u64 | FLAG_BLOCK | set_flag(h) | self.rcvr_slots_flag(rcvr),
+            nargs as u64 | FLAG_BLOCK | set_flag_for(copy.set) | self.rcvr_slots_flag(rcvr),
         );
         r.set(down(fp, 4), rcvr.0);
         let mut sp = r.copy_args(down(fp, 4), nargs);
@@ -867,13 +953,19 @@ impl Vm {
             sp = down(sp, 1);
             r.set(sp, nil);
         }
-        r.fp = fp;
-        r.sp = sp;
-        r.ip = h.initial_pc();
-        r.method = code;
-        r.code_len = code_len;
-        self.bytecode_set = h.bytecode_set();
-        Some(r)
+        let ip = h.initial_pc();
+        self.code.len = copy.len;
+        self.bytecode_set = copy.set;
+        // A new value, not `r` with its fields set: LLVM then writes each
+        // field once into the result, instead of storing into `r` and
+        // copying it with wider loads that wait for those stores.
+        Some(Regs {
+            ip,
+            sp,
+            fp,
+            words: r.words,
+            code: copy.base_for(ip),
+        })
     }
 
     /// Pushes a frame for `m`, whose receiver and arguments are on the
@@ -903,8 +995,8 @@ impl Vm {
         r.fp = fp;
         r.sp = sp;
         r.ip = shape.initial_pc();
-        r.method = hit.method;
-        r.code_len = hit.code_len as usize;
+        r.code = hit.code;
+        self.code.len = hit.code_len as usize;
         self.bytecode_set = set;
     }
 
@@ -926,12 +1018,13 @@ impl Vm {
                 r.sp = up(fp, 2 + nargs);
                 r.set(r.sp, value.0);
                 r.fp = caller_fp;
-                r.method = Oop(r.w(down(caller_fp, 1)));
                 // Not the caller's flags word: a malformed method may have
-                // overwritten it (see stack.rs); the memo's lengths come
-                // from fetch_len.
-                r.code_len = self.memo_fetch_len(r.method);
-                self.bytecode_set = flags_set(caller_flags);
+                // overwritten it (see stack.rs); the copy comes with its
+                // length and set.
+                let copy = self.memo_code(r.method());
+                r.code = copy.base_for(r.ip);
+                self.code.len = copy.len;
+                self.bytecode_set = copy.set;
                 return Ok(());
             }
         }
@@ -961,6 +1054,7 @@ impl Vm {
         let v = self.r_pop(r);
         if v == self.boolean(cond) {
             r.ip = r.ip.wrapping_add(off);
+            self.r_jumped(r);
         } else if v != self.boolean(!cond) {
             r.sp = down(r.sp, 1);
             self.sync(r);
@@ -990,22 +1084,74 @@ pub(crate) fn small_int_compare(k: usize, x: i64, y: i64) -> Option<bool> {
 mod tests {
     use gc::Oop;
 
-    /// The fetch reads the method's bytes below `code_len`, and past it
-    /// (a malformed method running off its end) falls back to the heap's
-    /// checked read rather than reading unchecked.
+    /// Overwrites the running method's bytes from its ip on with `code`
+    /// repeated, and runs the loop: the rewritten bytes run (the heap
+    /// reports the write and the copies are taken again), and the fault
+    /// the loop stops with is answered.
+    fn run_rewritten(code: &[u8]) -> String {
+        let mut vm = crate::interp::kernel_vm_after(200);
+        assert_eq!(vm.bytecode_set, gc::method::BytecodeSet::SistaV1);
+        let m = vm.method;
+        let len = vm.heap.code_len(m);
+        assert!(len < super::MAX_FAST_FETCH);
+        for (k, ip) in (vm.ip..len).enumerate() {
+            vm.heap.set_byte_at(m, ip, code[k % code.len()]);
+        }
+        let err = vm.run_slice(100_000).expect_err("the loop stops with a fault");
+        err.message().to_string()
+    }
+
+    /// A method with no return runs off its end: the loop stops at the
+    /// sentinel after the copy with a report, instead of fetching what
+    /// follows the method.
     #[test]
-    fn fetch_inside_and_past_the_method() {
+    fn a_method_that_runs_off_its_end_is_reported() {
+        // push nil, pop (SistaV1)
+        let msg = run_rewritten(&[79, 216]);
+        assert!(msg.contains("ran past the end"), "{msg}");
+    }
+
+    /// The sentinel's value inside a method is that set's unassigned
+    /// bytecode, reported as such.
+    #[test]
+    fn the_sentinel_inside_a_method_is_an_unknown_bytecode() {
+        let msg = run_rewritten(&[crate::interp::code::sentinel(gc::method::BytecodeSet::SistaV1)]);
+        assert_eq!(msg, "unknown bytecode 236");
+    }
+
+    /// The fetch reads the method's bytes from its copy, and past the copy
+    /// (a malformed method running off its end, or a jump out of it)
+    /// reads its set's sentinel, not whatever follows.
+    #[test]
+    fn fetch_inside_and_past_the_copy() {
         let mut vm = crate::interp::kernel_vm_after(0);
         let mut r = vm.regs();
-        let len = vm.fetch_len(r.method);
-        assert_eq!(vm.code_len, len);
-        for ip in [r.ip, len - 1, len, len + 5] {
+        let len = vm.fetch_len(r.method());
+        assert_eq!(vm.code.len, len);
+        for ip in [r.ip, len - 1] {
             r.ip = ip;
-            assert_eq!(vm.r_peek(&r), vm.heap.byte_at(r.method, ip), "ip {ip}");
+            assert_eq!(vm.r_peek(&r), vm.heap.byte_at(r.method(), ip), "ip {ip}");
         }
+        let sentinel = crate::interp::code::sentinel(vm.bytecode_set);
+        // The straight-line advance reads the padding after the copy.
+        for ip in len..len + crate::interp::code::PAD {
+            r.ip = ip;
+            assert_eq!(vm.r_peek(&r), sentinel, "ip {ip}");
+        }
+        // A jump far past it reads the static sentinels.
+        r.ip = len + 1000;
+        vm.r_jumped(&mut r);
+        assert_eq!(vm.r_peek(&r), sentinel);
+        // So does a loop entered there.
+        vm.ip = len + 1000;
+        vm.code_for = gc::Oop(0);
+        let r = vm.regs();
+        assert_eq!(vm.r_peek(&r), sentinel);
+        let mut r = r;
+        r.ip = vm.ip;
         let before = r.ip;
         let b = vm.r_fetch(&mut r);
-        assert_eq!((b, r.ip), (vm.heap.byte_at(r.method, before), before + 1));
+        assert_eq!((b, r.ip), (sentinel, before + 1));
     }
 
     /// Quick primitives answer constants and instance variables, but not

@@ -61,9 +61,9 @@ pub(crate) fn checked_caller(fp: usize, saved: u64) -> usize {
 impl Vm {
     /// Calls `f` with the heap and a visitor over every object reference
     /// the VM holds outside it (registers and frames); the two borrow
-    /// different parts of the VM, so `f` may use both. The method cache and
-    /// the bytecode loops' `code_len` are forgotten afterwards, since
-    /// objects may have moved.
+    /// different parts of the VM, so `f` may use both. The method cache,
+    /// the copies of methods (code.rs) and the loops' `code_for` are
+    /// forgotten afterwards, since objects may have moved.
     fn with_heap_and_roots<R>(&mut self, f: impl FnOnce(&mut gc::Heap, gc::RootVisitor<'_>) -> R) -> R {
         let Vm {
             heap,
@@ -84,10 +84,8 @@ impl Vm {
         };
         let r = f(heap, &mut roots);
         self.cache.flush();
-        // Oop(0) as "taken for no method"; a malformed frame could hold
-        // Oop(0) as its method, so the length goes too.
-        self.code_len_for = Oop(0);
-        self.code_len = 0;
+        // The copies went with the cache: `regs` takes the method's again.
+        self.code_for = Oop(0);
         self.forget_receiver_slots();
         r
     }
@@ -196,10 +194,10 @@ mod tests {
     }
 
     /// A become that replaces the running method by one of another size
-    /// leaves nothing that the bytecode fetch trusts stale: the loops take
-    /// the new method's length, and the cache's remembered lengths are gone.
+    /// leaves nothing that the bytecode fetch trusts stale: the copies of
+    /// methods are dropped, and the loops take a copy of the new method.
     #[test]
-    fn become_of_a_running_method_renews_its_fetch_length() {
+    fn become_of_a_running_method_renews_its_copy() {
         let mut vm = crate::interp::kernel_vm_after(200);
         let m = vm.method;
         let len = vm.heap.code_len(m);
@@ -208,14 +206,25 @@ mod tests {
             .objects()
             .find(|&o| gc::format::is_compiled_method(vm.heap.format(o)) && vm.heap.code_len(o) != len)
             .expect("a method of another size");
-        vm.memo_fetch_len(m);
-        assert_eq!(vm.cache.code_len(m), Some(vm.fetch_len(m)));
+        let old = vm.memo_code(m);
+        assert_eq!(old.len, vm.fetch_len(m));
         vm.heap.become_objects(&[m], &[other], false, true).unwrap();
         vm.follow_roots();
         assert_eq!(vm.frame_method(vm.fp), other);
-        assert_eq!(vm.cache.code_len(m), None, "remembered lengths flushed");
-        let r = vm.regs();
-        assert_eq!(r.code_len, vm.fetch_len(other));
+        assert_eq!(vm.cache.copies.memo(m), None, "copies dropped");
+        let mut r = vm.regs();
+        assert_eq!(vm.code.len, vm.fetch_len(other));
+        assert!(vm.cache.copies.holds(other, vm.code));
+        // The fetch reads the new method's bytes (from the copy itself, as
+        // the active ip may lie past the new method's end).
+        r.code = vm.code.ptr;
+        let fetched: Vec<u8> = (0..vm.code.len)
+            .map(|ip| {
+                r.ip = ip;
+                vm.r_peek(&r)
+            })
+            .collect();
+        assert_eq!(&vm.heap.body(other)[..vm.code.len], &fetched[..]);
     }
 
     /// A frame whose saved caller fp a malformed method overwrote with its

@@ -1,6 +1,7 @@
 //! Message sends: lookup with a global method cache, primitives, method and
 //! block activation, returns (local and non-local), doesNotUnderstand:.
 
+use super::code::CodeCopies;
 use super::frame::*;
 use super::{Fault, Trace, Vm};
 use gc::specials::{class, closure, context, message, method_dict, so};
@@ -26,16 +27,12 @@ pub enum PrimOutcome {
 pub struct MethodCache {
     /// A fixed-size array, so that masked indices need no bounds check.
     entries: Box<[CacheEntry; CACHE_SIZE]>,
-    /// `fetch_len` of recently activated blocks' methods and of return
-    /// targets, by address (method oop, length): a block activation would
-    /// otherwise decode the method's size every time, and a return cannot
-    /// trust the length in its caller's frame. Flushed with the entries.
-    code_lens: Box<[(u64, u32); CODE_LENS]>,
+    /// The copies of methods the bytecode loops fetch from (see code.rs),
+    /// flushed with the entries, which point into them.
+    pub(crate) copies: CodeCopies,
 }
 
-const CODE_LENS: usize = 256;
-
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct CacheEntry {
     /// Class index + 1 for index-keyed entries; class oop for class-keyed ones.
     key: u64,
@@ -44,21 +41,39 @@ struct CacheEntry {
     /// Below 2^16: primitive numbers have 11 bits, quick setters are
     /// `QUICK_SETTER` + an index below 256.
     primitive: u16,
-    /// `fetch_len(method)`, at most `MAX_FAST_FETCH` (2^15), for the
-    /// bytecode loops' fetch (index-keyed entries only). The cache is
-    /// flushed whenever objects move.
+    /// The length of the method's copy (see code.rs), at most
+    /// `MAX_FAST_FETCH` (2^15) (index-keyed entries only).
     code_len: u16,
     shape: FrameShape,
+    /// The fetch base for the method's initial pc: its copy, or sentinels
+    /// when the initial pc is past it (`Code::base_for`).
+    code: *const u8,
+}
+
+impl Default for CacheEntry {
+    fn default() -> Self {
+        CacheEntry {
+            key: 0,
+            selector: 0,
+            method: 0,
+            primitive: 0,
+            code_len: 0,
+            shape: FrameShape::default(),
+            code: std::ptr::null(),
+        }
+    }
 }
 
 /// What a cache hit gives: the method, its primitive index (0 for none),
-/// its `code_len` and the header fields its activation needs.
+/// the length of its copy, the copy's fetch base for the initial pc, and
+/// the header fields its activation needs.
 #[derive(Clone, Copy)]
 pub(crate) struct Hit {
     pub method: Oop,
     pub primitive: u32,
     pub code_len: u32,
     pub shape: FrameShape,
+    pub code: *const u8,
 }
 
 /// The method header fields an activation reads (literal count, temp
@@ -101,25 +116,8 @@ impl MethodCache {
     pub fn new() -> MethodCache {
         MethodCache {
             entries: Box::new([CacheEntry::default(); CACHE_SIZE]),
-            code_lens: Box::new([(0, 0); CODE_LENS]),
+            copies: CodeCopies::new(),
         }
-    }
-
-    #[inline(always)]
-    fn code_len_index(method: Oop) -> usize {
-        (method.0 >> 4) as usize & (CODE_LENS - 1)
-    }
-
-    /// The remembered `fetch_len` of `method`, if any.
-    #[inline(always)]
-    pub(crate) fn code_len(&self, method: Oop) -> Option<usize> {
-        let (m, len) = self.code_lens[Self::code_len_index(method)];
-        (m == method.0).then_some(len as usize)
-    }
-
-    #[inline]
-    pub(crate) fn remember_code_len(&mut self, method: Oop, len: usize) {
-        self.code_lens[Self::code_len_index(method)] = (method.0, len as u32);
     }
 
     #[inline]
@@ -135,6 +133,7 @@ impl MethodCache {
             primitive: e.primitive as u32,
             code_len: e.code_len as u32,
             shape: e.shape,
+            code: e.code,
         })
     }
 
@@ -147,6 +146,7 @@ impl MethodCache {
             primitive: hit.primitive as u16,
             code_len: hit.code_len as u16,
             shape: hit.shape,
+            code: hit.code,
         };
     }
 
@@ -160,13 +160,14 @@ impl MethodCache {
             primitive: 0,
             code_len: 0,
             shape: FrameShape::default(),
+            code: std::ptr::null(),
         };
         self.fill(class.0 | CLASS_KEY_TAG, selector, hit)
     }
 
     pub fn flush(&mut self) {
         self.entries.iter_mut().for_each(|e| *e = CacheEntry::default());
-        self.code_lens.iter_mut().for_each(|e| *e = (0, 0));
+        self.copies.flush();
     }
 }
 
@@ -283,12 +284,16 @@ impl Vm {
                 } else {
                     self.quick_primitive_of(m)
                 };
-                debug_assert!(prim < 1 << 16 && self.fetch_len(m) <= 1 << 15);
+                let h = self.method_header(m);
+                let shape = FrameShape::of(h);
+                let code = self.code_of(m, h.bytecode_set(), false);
+                debug_assert!(prim < 1 << 16 && code.len <= 1 << 15);
                 let hit = Hit {
                     method: m,
                     primitive: prim as u32,
-                    code_len: self.fetch_len(m) as u32,
-                    shape: FrameShape::of(self.method_header(m)),
+                    code_len: code.len as u32,
+                    shape,
+                    code: code.base_for(shape.initial_pc()),
                 };
                 self.cache.fill(key, selector, hit);
             }
@@ -571,7 +576,6 @@ impl Vm {
         let fp = self.sp;
         self.push(method);
         self.push(Oop(0));
-        let code_len = self.memo_fetch_len(method);
         let set = set_flag(self.method_header(method));
         self.push(Oop(nargs as u64 | FLAG_BLOCK | set));
         self.push(rcvr);
@@ -589,8 +593,6 @@ impl Vm {
         }
         self.fp = fp;
         self.set_method(method);
-        // Taken above: saves `regs` taking it again.
-        (self.code_len, self.code_len_for) = (code_len, method);
         self.ip = start_ip;
         Ok(())
     }

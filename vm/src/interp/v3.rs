@@ -183,6 +183,7 @@ impl Vm {
                         let d = self.r_fetch(&mut r) as isize;
                         let off = ((b as isize & 7) - 4) * 256 + d;
                         r.ip = (r.ip as isize + off) as usize;
+                        self.r_jumped(&mut r);
                         if off < 0 {
                             tick!();
                         }
@@ -214,8 +215,14 @@ impl Vm {
                         let sel = self.r_literal(&r, (b & 15) as usize);
                         send!(sel, ((b - 208) >> 4) as usize)
                     }
-                    // Every value is listed (see regs.rs): only these two are unassigned.
-                    126 | 127 => {
+                    // The sentinel of this set's method copies (code.rs): its
+                    // arm stops at the end of a copy.
+                    126 => {
+                        self.past_copy(r, b)?;
+                        return Ok(self.budget);
+                    }
+                    // Every value is listed (see regs.rs): 126 and 127 are unassigned.
+                    127 => {
                         self.sync(&r);
                         return self.unknown_bytecode(b).map(|()| self.budget);
                     }
