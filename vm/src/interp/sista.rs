@@ -22,6 +22,18 @@ impl Vm {
         let mut r = self.regs();
         self.budget = budget;
         bytecode_loop_macros!($ self r BytecodeSet::SistaV1, sista_cond_jump);
+        // The unconditional jump (237), with `$eb` as extB.
+        macro_rules! long_jump {
+            ($eb:expr) => {{
+                let d = self.r_fetch(&mut r) as i64;
+                let off = d.wrapping_add(($eb).wrapping_shl(8));
+                r.ip = r.ip.wrapping_add(off as usize);
+                self.r_jumped(&mut r);
+                if off < 0 {
+                    tick!();
+                }
+            }};
+        }
         // The bytecodes that take extensions, with `$ea`/`$eb` as extA and
         // extB, followed by the caller's other arms.
         macro_rules! sista_extended {
@@ -74,15 +86,7 @@ impl Vm {
                         let d = self.r_fetch(&mut r) as usize;
                         slow!(self.super_send_sista(d, ext_a, ext_b));
                     }
-                    237 => {
-                        let d = self.r_fetch(&mut r) as i64;
-                        let off = d.wrapping_add(ext_b.wrapping_shl(8));
-                        r.ip = r.ip.wrapping_add(off as usize);
-                        self.r_jumped(&mut r);
-                        if off < 0 {
-                            tick!();
-                        }
-                    }
+                    237 => long_jump!(ext_b),
                     238 | 239 => {
                         let d = self.r_fetch(&mut r) as i64;
                         let off = d.wrapping_add(ext_b.wrapping_shl(8));
@@ -253,13 +257,7 @@ impl Vm {
                         if x == 237 && ext_a == 0 {
                             // A loop's backward jump (extB negative), the
                             // commonest extended bytecode: no second dispatch.
-                            let d = self.r_fetch(&mut r) as i64;
-                            let off = d.wrapping_add(ext_b.wrapping_shl(8));
-                            r.ip = r.ip.wrapping_add(off as usize);
-                            self.r_jumped(&mut r);
-                            if off < 0 {
-                                tick!();
-                            }
+                            long_jump!(ext_b);
                             continue 'bytecodes;
                         }
                         sista_extended!(x, ext_a, ext_b, {
