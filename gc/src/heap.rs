@@ -477,8 +477,8 @@ impl Heap {
 
     /// The size in bytes of a CompiledMethod's body (header, literals,
     /// bytecodes, trailer), after checking that it lies in committed
-    /// memory. The interpreter fetches bytecodes below it with
-    /// [`Heap::code_byte`].
+    /// memory. The interpreter copies a method's bytes below it and fetches
+    /// bytecodes from the copy.
     #[inline]
     pub fn code_len(&self, method: Oop) -> usize {
         let h = self.header(method);
@@ -495,21 +495,6 @@ impl Heap {
         let n = (slots * WORD).saturating_sub(unused);
         self.mem.bytes(method.addr() + WORD, n);
         n
-    }
-
-    /// Byte `i` of `method`'s body, without the heap's range check.
-    ///
-    /// # Safety
-    /// `i` is below a value `self.code_len(method)` answered with no
-    /// collection since: `code_len` found those bytes committed, and only a
-    /// collection decommits memory (or moves the method). A store into the
-    /// method's header since then does not matter: the bytes stay
-    /// committed, whatever they now mean.
-    #[inline(always)]
-    pub unsafe fn code_byte(&self, method: Oop, i: usize) -> u8 {
-        // SAFETY: `code_len` checked that the bytes lie in committed memory,
-        // and the caller guarantees no collection decommitted them since.
-        unsafe { self.mem.u8_at_unchecked(method.addr() + WORD + i) }
     }
 
     pub fn set_byte_at(&mut self, obj: Oop, i: usize, v: u8) {
@@ -932,7 +917,7 @@ mod tests {
     }
 
     #[test]
-    fn code_len_is_the_byte_size_and_code_byte_reads_it() {
+    fn code_len_is_the_byte_size() {
         let mut h = small_heap();
         // A method-format object of 3 words with 5 unused bytes: 19 bytes,
         // and one with more slots than the header's count field holds.
@@ -951,8 +936,7 @@ mod tests {
         assert_eq!(h.code_len(m), h.byte_size(m));
         assert_eq!(h.code_len(m), 19);
         assert_eq!(h.code_len(big), 300 * 8 - 1);
-        // SAFETY: index below code_len, no collection since.
-        assert_eq!(unsafe { h.code_byte(m, 18) }, 0xab);
+        assert_eq!(h.body(m)[..h.code_len(m)][18], 0xab);
     }
 
     #[test]

@@ -121,19 +121,6 @@ impl HeapMemory {
         unsafe { (addr as *const u8).read() }
     }
 
-    /// The byte at `addr`, without the committed-range check: for the
-    /// interpreter's bytecode fetch, which checks against the method's size.
-    ///
-    /// # Safety
-    /// `addr` must lie in a range that one of the checked accessors found
-    /// committed (see [`crate::Heap::code_len`]), with no decommit since:
-    /// memory is only decommitted by a collection.
-    #[inline(always)]
-    pub unsafe fn u8_at_unchecked(&self, addr: usize) -> u8 {
-        // SAFETY: the caller guarantees `addr` is committed (see above).
-        unsafe { (addr as *const u8).read() }
-    }
-
     #[inline]
     pub fn set_u8_at(&mut self, addr: usize, v: u8) {
         self.check(addr, 1);
