@@ -16,14 +16,15 @@
 //!   or the VM stops with a fault ([`Vm::r_check_stack`]). Checkpoints are
 //!   `Vm::regs` (entering a loop, and after everything out of line), every
 //!   send, return and backward jump, conditional or not, whatever its
-//!   extensions (the loops' `tick!`), and every fetch past the method's
-//!   fast fetch length (`byte_past_code`). A return also checks the
-//!   caller's fp before using it, and takes the caller's fetch length from
-//!   the method cache rather than from its frame, whose words a malformed
-//!   method can overwrite.
+//!   extensions (the loops' `tick!`), and every step past the method's
+//!   copy (`step_past_copy`, through `regs`). A return also checks the
+//!   caller's fp before using it, and takes the caller's copy, with its
+//!   length, by the method in the caller's frame: whatever a malformed
+//!   method wrote there, the fetch stays in that copy or its sentinels.
 //! - Between checkpoints the ip only moves forward, and at most
-//!   [`MAX_FAST_FETCH`] bytes are fetched without a checkpoint: the fast
-//!   fetch stops at `min(code size, MAX_FAST_FETCH)`.
+//!   [`MAX_FAST_FETCH`] bytes are fetched without a checkpoint: the copies
+//!   the loops fetch from hold `min(code size, MAX_FAST_FETCH)` bytes, and
+//!   the sentinel after them leaves the loop (code.rs).
 //! - A bytecode that is not a checkpoint moves sp by at most
 //!   [`MAX_DRIFT_PER_BYTE`] words per byte it occupies (at:put: pops three
 //!   and pushes one) and touches words at most [`MAX_REACH`] from sp or fp
