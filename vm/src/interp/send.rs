@@ -111,6 +111,10 @@ impl FrameShape {
 
 /// Class-keyed entries are tagged so they never match an index key.
 const CLASS_KEY_TAG: u64 = 1 << 63;
+/// Directed super sends' entries, keyed by the sending method's class
+/// (`Vm::directed_super_send`), carry this tag instead (an object's
+/// address is below 2^62).
+const SUPER_KEY_TAG: u64 = 1 << 62;
 
 impl MethodCache {
     pub fn new() -> MethodCache {
@@ -279,27 +283,70 @@ impl Vm {
         let class = self.heap.class_of(rcvr);
         match self.lookup(class, selector) {
             Some(m) if m.is_object() && format::is_compiled_method(self.heap.format(m)) => {
-                let prim = if self.method_header(m).has_primitive() {
-                    self.primitive_index(m)
-                } else {
-                    self.quick_primitive_of(m)
-                };
-                let h = self.method_header(m);
-                let shape = FrameShape::of(h);
-                let code = self.code_of(m, h.bytecode_set(), false);
-                debug_assert!(prim < 1 << 16 && code.len <= 1 << 15);
-                let hit = Hit {
-                    method: m,
-                    primitive: prim as u32,
-                    code_len: code.len as u32,
-                    shape,
-                    code: code.base_for(shape.initial_pc()),
-                };
+                let hit = self.hit_for(m);
                 self.cache.fill(key, selector, hit);
             }
             _ => {}
         }
         self.send_to_class(selector, nargs, class)
+    }
+
+    /// A cache entry's contents for `m`, a CompiledMethod that lookup found.
+    fn hit_for(&mut self, m: Oop) -> Hit {
+        let prim = if self.method_header(m).has_primitive() {
+            self.primitive_index(m)
+        } else {
+            self.quick_primitive_of(m)
+        };
+        let h = self.method_header(m);
+        let shape = FrameShape::of(h);
+        let code = self.code_of(m, h.bytecode_set(), false);
+        debug_assert!(prim < 1 << 16 && code.len <= 1 << 15);
+        Hit {
+            method: m,
+            primitive: prim as u32,
+            code_len: code.len as u32,
+            shape,
+            code: code.base_for(shape.initial_pc()),
+        }
+    }
+
+    /// A directed super send (SistaV1's bytecode 235 with extB ≥ 64): the
+    /// method's class `cls` is on the stack above the receiver and its
+    /// `nargs` arguments, and lookup starts at its superclass. Compilers
+    /// emit it for every `super` send, so the method cache keeps its
+    /// outcome under `cls` (`SUPER_KEY_TAG`), and a hit runs as a cached
+    /// send does, without checking `cls` again: it was found to be a
+    /// class when the entry was made, and every GC and become flushes the
+    /// cache.
+    pub(crate) fn directed_super_send(&mut self, selector: Oop, nargs: usize) -> Result<(), Fault> {
+        let cls = self.stack_value(0);
+        let key = cls.0 | SUPER_KEY_TAG;
+        if self.options.trace == Trace::None {
+            if let Some(hit) = self.cache.probe(key, selector) {
+                self.pop();
+                return self.execute_cached(hit.method, hit.primitive as usize, nargs);
+            }
+        }
+        let cls = self.pop();
+        if !self.heap.is_class(cls) {
+            return Err(fault!("directed super send with {cls:?} instead of a class"));
+        }
+        let sup = self.heap.slot(cls, class::SUPERCLASS);
+        match self.lookup(sup, selector) {
+            // Only a method that takes `nargs` arguments: `execute_method`
+            // reports the others, and a cache hit would not.
+            Some(m)
+                if m.is_object()
+                    && format::is_compiled_method(self.heap.format(m))
+                    && self.method_header(m).num_args() == nargs =>
+            {
+                let hit = self.hit_for(m);
+                self.cache.fill(key, selector, hit);
+            }
+            _ => {}
+        }
+        self.send_to_class(selector, nargs, sup)
     }
 
     /// Runs a method found in the cache, whose primitive index is known.
@@ -875,5 +922,56 @@ impl Vm {
         self.heap
             .instantiate(class, n)
             .map_err(|e| fault!("out of memory: {e:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SUPER_KEY_TAG;
+    use gc::Oop;
+
+    /// A directed super send activates the method found above the class on
+    /// the stack, and leaves that outcome in the cache under that class
+    /// (for the next send from the same method); a method of another
+    /// argument count is not cached.
+    #[test]
+    fn a_directed_super_send_is_cached_under_the_senders_class() {
+        let mut vm = crate::interp::kernel_vm_after(200);
+        let (plus, nargs) = vm.special_selector(0);
+        assert_eq!(nargs, 1);
+        let cls = vm.heap.class_of(Oop::small_int(3));
+        let sup = vm.heap.slot(cls, gc::specials::class::SUPERCLASS);
+        let found = vm.lookup(sup, plus).expect("Integer or above has +");
+        assert!(vm.cache.probe(cls.0 | SUPER_KEY_TAG, plus).is_none());
+        vm.push(Oop::small_int(3));
+        vm.push(Oop::small_int(4));
+        vm.push(cls);
+        vm.directed_super_send(plus, 1).unwrap();
+        let hit = vm.cache.probe(cls.0 | SUPER_KEY_TAG, plus).expect("cached");
+        assert_eq!(hit.method, found);
+        // Activated (a primitive's success would have popped the arguments).
+        assert!(vm.method == found || vm.stack_value(0) == Oop::small_int(7));
+        // Sent with the wrong argument count: left to execute_method's report.
+        // (Another VM: each has its own heap, so its own selector and class.)
+        let mut vm = crate::interp::kernel_vm_after(200);
+        let (plus, _) = vm.special_selector(0);
+        let cls = vm.heap.class_of(Oop::small_int(3));
+        vm.push(Oop::small_int(3));
+        vm.push(cls);
+        let err = vm.directed_super_send(plus, 0).expect_err("+ takes one argument");
+        assert!(err.message().contains("arguments"), "{}", err.message());
+        assert!(vm.cache.probe(cls.0 | SUPER_KEY_TAG, plus).is_none());
+    }
+
+    /// What is on the stack in place of a class is reported, not looked up.
+    #[test]
+    fn a_directed_super_send_without_a_class_is_reported() {
+        let mut vm = crate::interp::kernel_vm_after(200);
+        let (plus, _) = vm.special_selector(0);
+        vm.push(Oop::small_int(3));
+        vm.push(Oop::small_int(4));
+        vm.push(Oop::small_int(5));
+        let err = vm.directed_super_send(plus, 1).expect_err("5 is not a class");
+        assert!(err.message().contains("instead of a class"), "{}", err.message());
     }
 }

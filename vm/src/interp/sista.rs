@@ -338,13 +338,8 @@ impl Vm {
         let sel = self.literal((d >> 3) + ((ext_a as usize) << 5));
         let nargs = (d & 7) + (eb << 3);
         if directed {
-            // The method's class (pushed as the value of its binding).
-            let cls = self.pop();
-            if !self.heap.is_class(cls) {
-                return Err(fault!("directed super send with {cls:?} instead of a class"));
-            }
-            let sup = self.heap.slot(cls, gc::specials::class::SUPERCLASS);
-            self.send_to_class(sel, nargs, sup)
+            // The method's class is on top (pushed as its binding's value).
+            self.directed_super_send(sel, nargs)
         } else {
             self.send_super(sel, nargs)
         }
