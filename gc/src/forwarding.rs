@@ -24,7 +24,9 @@ pub enum BecomeError {
 }
 
 impl Heap {
-    /// True when `o` is a forwarder.
+    /// True when `o` is a forwarder. Always inlined: the interpreter's
+    /// `==` asks it of both operands.
+    #[inline(always)]
     pub fn is_forwarded(&self, o: Oop) -> bool {
         o.is_object() && self.header(o).is_forwarder()
     }

@@ -696,10 +696,9 @@ impl Vm {
     /// `identical_or_class` follows them).
     #[inline(always)]
     fn identical(&self, x: Oop, y: Oop) -> Option<bool> {
-        let forwarded = |o: Oop| o.is_object() && self.heap.header(o).is_forwarder();
         if x == y {
             Some(true)
-        } else if forwarded(x) || forwarded(y) {
+        } else if self.heap.is_forwarded(x) || self.heap.is_forwarded(y) {
             None
         } else {
             Some(false)
@@ -741,12 +740,17 @@ impl Vm {
         let Some(hit) = self.cache.probe(h.class_index() as u64 + 1, selector) else {
             return false;
         };
-        let size = if bytes {
-            self.heap.byte_size(rcvr)
-        } else if h.num_slots_field() != gc::header::OVERFLOW_SLOTS {
+        let slots = if h.num_slots_field() != gc::header::OVERFLOW_SLOTS {
             h.num_slots_field()
         } else {
             self.heap.num_slots(rcvr)
+        };
+        // A byte format's low three bits count the unused bytes of its
+        // last word (`Heap::byte_size`, from the header already read).
+        let size = if bytes {
+            (slots * 8).saturating_sub((f - format::BYTES) as usize)
+        } else {
+            slots
         };
         let v = match (k, hit.primitive) {
             (18, 62) => Oop::small_int(size as i64),
