@@ -829,11 +829,18 @@ impl Vm {
                         return Ok(());
                     }
                 } else if (256..=263).contains(&hit.primitive) {
-                    if let Some(v) = self.quick_value_of(rcvr, hit.primitive) {
-                        r.sp = up(r.sp, nargs);
-                        r.set(r.sp, v.0);
-                        return Ok(());
-                    }
+                    // As `quick_primitive_value`: self, true, false, nil,
+                    // -1, 0, 1, 2.
+                    let v = match hit.primitive {
+                        256 => rcvr,
+                        257 => self.heap.true_obj(),
+                        258 => self.heap.false_obj(),
+                        259 => self.heap.nil(),
+                        p => Oop::small_int(p as i64 - 261),
+                    };
+                    r.sp = up(r.sp, nargs);
+                    r.set(r.sp, v.0);
+                    return Ok(());
                 }
                 if hit.primitive as usize >= QUICK_SETTER && nargs == 1 {
                     let i = hit.primitive as usize - QUICK_SETTER;
@@ -904,12 +911,6 @@ impl Vm {
             return None;
         }
         Some(self.heap.slot(rcvr, i))
-    }
-
-    /// `quick_primitive_value` out of line, to keep the loops small.
-    #[inline(never)]
-    fn quick_value_of(&self, rcvr: Oop, primitive: u32) -> Option<Oop> {
-        self.quick_primitive_value(rcvr, primitive as usize)
     }
 
     /// `value...` of a FullBlockClosure (the primitives 207 and 209), with
