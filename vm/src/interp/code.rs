@@ -22,7 +22,8 @@
 //!   the image can rewrite).
 //!
 //! Copies live until [`CodeCopies::flush`], which runs with the method
-//! cache's flush (whenever objects move) and when the heap reports a byte
+//! cache's flush (whenever old objects may move; a scavenge drops the
+//! copies of young methods only) and when the heap reports a byte
 //! write into a CompiledMethod (`Heap::code_writes`, checked by
 //! `Vm::regs`). Both happen only out of line, and the loops take their
 //! registers from `Vm::regs` after anything out of line, so a loop never
@@ -177,6 +178,16 @@ impl CodeCopies {
     pub fn flush(&mut self) {
         self.copies.clear();
         self.memo.iter_mut().for_each(|e| *e = (0, NO_CODE));
+    }
+
+    /// Drops the copies of the methods at addresses `moved` names.
+    pub fn flush_where(&mut self, moved: impl Fn(u64) -> bool) {
+        self.copies.retain(|&key, _| !moved(key & !7));
+        for e in self.memo.iter_mut() {
+            if moved(e.0) {
+                *e = (0, NO_CODE);
+            }
+        }
     }
 }
 

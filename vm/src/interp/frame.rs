@@ -68,8 +68,8 @@ pub const FLAG_SISTA: u64 = 1 << 10;
 /// `Vm::r_receiver_var`). Its slot-count field when the receiver is a
 /// pointer object other than a Context or a forwarder, else 0. Frames built
 /// out of line leave it 0, which only makes reads take the checked path;
-/// `with_heap_and_roots` clears it in every frame, since a become can
-/// change the receiver's size.
+/// `with_heap_and_roots` clears it in every frame after anything but a
+/// scavenge, since a become can change the receiver's size.
 pub const RCVR_SLOTS_SHIFT: u32 = 16;
 pub const RCVR_SLOTS_MASK: u64 = 0xff << RCVR_SLOTS_SHIFT;
 

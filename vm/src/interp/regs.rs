@@ -39,7 +39,8 @@
 //! loop, returns, jumps, activations). Only a collection or a become moves
 //! or replaces objects or decommits memory; both run only out of line,
 //! through `with_heap_and_roots`, which flushes the cache and the copies
-//! and forgets `code_for`, and the loops call `regs` after every
+//! (after a scavenge, those that name young objects) and forgets
+//! `code_for`, and the loops call `regs` after every
 //! out-of-line call. Debug builds check on every fetch that it reads a copy
 //! or a sentinel.
 //!

@@ -58,13 +58,27 @@ pub(crate) fn checked_caller(fp: usize, saved: u64) -> usize {
     caller
 }
 
+/// What a visit of the roots may move.
+#[derive(Clone, Copy)]
+enum Moves {
+    /// Any object, or objects' sizes (a full GC, a become, any visitor).
+    Any,
+    /// Young objects only (a scavenge).
+    Young,
+}
+
 impl Vm {
     /// Calls `f` with the heap and a visitor over every object reference
     /// the VM holds outside it (registers and frames); the two borrow
-    /// different parts of the VM, so `f` may use both. The method cache,
-    /// the copies of methods (code.rs) and the loops' `code_for` are
-    /// forgotten afterwards, since objects may have moved.
-    fn with_heap_and_roots<R>(&mut self, f: impl FnOnce(&mut gc::Heap, gc::RootVisitor<'_>) -> R) -> R {
+    /// different parts of the VM, so `f` may use both. What `f` may move
+    /// is `moves`: the method cache, the copies of methods (code.rs) and
+    /// the loops' `code_for` are then forgotten, all of them or (after a
+    /// scavenge) the parts that name young objects.
+    fn with_heap_and_roots<R>(
+        &mut self,
+        moves: Moves,
+        f: impl FnOnce(&mut gc::Heap, gc::RootVisitor<'_>) -> R,
+    ) -> R {
         let Vm {
             heap,
             stack,
@@ -83,10 +97,23 @@ impl Vm {
             visit_frames(stack.words_mut(), fp, sp, g);
         };
         let r = f(heap, &mut roots);
-        self.cache.flush();
-        // The copies went with the cache: `regs` takes the method's again.
+        match moves {
+            Moves::Any => {
+                self.cache.flush();
+                // A become may also have changed a receiver's size.
+                self.forget_receiver_slots();
+            }
+            Moves::Young => {
+                // A scavenge moves only young objects, leaving sizes and
+                // every old object in place, and its survivors keep no
+                // address in the range they left: entries that name none of
+                // that range stay true.
+                let heap = &self.heap;
+                self.cache.flush_where(|o| heap.is_young(Oop(o)));
+            }
+        }
+        // `regs` takes the active method's copy again.
         self.code_for = Oop(0);
-        self.forget_receiver_slots();
         r
     }
 
@@ -107,13 +134,13 @@ impl Vm {
     /// Calls `f` on every object reference held by the VM outside the heap;
     /// `f` may replace them (a moving GC does).
     pub fn visit_roots(&mut self, f: &mut dyn FnMut(&mut Oop)) {
-        self.with_heap_and_roots(|_, roots| roots(f));
+        self.with_heap_and_roots(Moves::Any, |_, roots| roots(f));
     }
 
     /// After a become: every reference the VM holds outside the heap goes
     /// straight to the object a forwarder stands for.
     pub(crate) fn follow_roots(&mut self) {
-        self.with_heap_and_roots(|heap, roots| {
+        self.with_heap_and_roots(Moves::Any, |heap, roots| {
             roots(&mut |o: &mut Oop| {
                 if heap.is_forwarded(*o) {
                     *o = heap.follow(*o);
@@ -140,7 +167,11 @@ impl Vm {
     /// Runs a collection of `kind` now (at a safe point: no Rust code holds
     /// object references across it), then does what the outcome asks.
     pub(crate) fn collect_garbage(&mut self, kind: Option<gc::GcKind>) -> Result<(), Fault> {
-        let outcome = self.with_heap_and_roots(|heap, roots| match kind {
+        let moves = match kind.or_else(|| self.heap.gc_requested()) {
+            Some(gc::GcKind::Scavenge) => Moves::Young,
+            _ => Moves::Any,
+        };
+        let outcome = self.with_heap_and_roots(moves, |heap, roots| match kind {
             Some(k) => heap.collect(k, roots).map(Some),
             None => heap.collect_requested(roots),
         });
@@ -225,6 +256,34 @@ mod tests {
             })
             .collect();
         assert_eq!(&vm.heap.body(other)[..vm.code.len], &fetched[..]);
+    }
+
+    /// A scavenge forgets the cache entries and copies that name young
+    /// objects, which it moves, and keeps those of old ones, which it does
+    /// not; a full GC forgets them all.
+    #[test]
+    fn a_scavenge_keeps_what_names_only_old_objects() {
+        let mut vm = crate::interp::kernel_vm_after(200);
+        let old = vm.method;
+        assert!(!vm.heap.is_young(old));
+        let young = vm.shallow_copy(old).unwrap();
+        assert!(vm.heap.is_young(young));
+        let sel = vm.special_selector(0).0;
+        let class = vm.heap.class_of(old);
+        let (old_code, young_code) = (vm.memo_code(old), vm.memo_code(young));
+        assert!(vm.cache.copies.holds(old, old_code) && vm.cache.copies.holds(young, young_code));
+        vm.cache.put(class, sel, old);
+        vm.cache.put(vm.heap.nil(), sel, young);
+        vm.collect_garbage(Some(gc::GcKind::Scavenge)).unwrap();
+        assert_eq!(vm.cache.get(class, sel), Some(old));
+        assert_eq!(vm.cache.copies.memo(old), Some(old_code));
+        assert!(vm.cache.copies.holds(old, old_code));
+        assert_eq!(vm.cache.get(vm.heap.nil(), sel), None, "names a young method");
+        assert_eq!(vm.cache.copies.memo(young), None);
+        assert!(!vm.cache.copies.holds(young, young_code));
+        vm.collect_garbage(Some(gc::GcKind::Full)).unwrap();
+        assert_eq!(vm.cache.get(class, sel), None);
+        assert_eq!(vm.cache.copies.memo(old), None);
     }
 
     /// A frame whose saved caller fp a malformed method overwrote with its

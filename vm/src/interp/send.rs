@@ -173,6 +173,20 @@ impl MethodCache {
         self.entries.iter_mut().for_each(|e| *e = CacheEntry::default());
         self.copies.flush();
     }
+
+    /// Forgets the entries and copies that name an object `moved` says may
+    /// have moved (its key when that is a class, its selector or its
+    /// method), and keeps the others.
+    pub fn flush_where(&mut self, moved: impl Fn(u64) -> bool) {
+        for e in self.entries.iter_mut() {
+            let class = e.key & (CLASS_KEY_TAG | SUPER_KEY_TAG) != 0;
+            let key_oop = e.key & !(CLASS_KEY_TAG | SUPER_KEY_TAG);
+            if (class && moved(key_oop)) || moved(e.selector) || moved(e.method) {
+                *e = CacheEntry::default();
+            }
+        }
+        self.copies.flush_where(moved);
+    }
 }
 
 impl Default for MethodCache {
