@@ -84,6 +84,15 @@
 //! Threaded, the copies ran AWFY up to 18% faster than that checked fetch
 //! (five of eleven benchmarks within noise) and `benchFib:` 18% faster
 //! (README, "Performance").
+//!
+//! Also measured and given up, each within noise on average and up to 19%
+//! worse on single benchmarks: sends, returns and jumps with their own
+//! dispatch jumps (they share one because their checkpoints end in
+//! conditional branches, which LLVM does not duplicate into; an experiment
+//! without the checkpoints threaded them all and gained nothing), a
+//! two-way method cache probed in the loops (it ends a conflict that cost
+//! Havlak 1.6 million misses, 3% of its time), `r_full_block` inline,
+//! `#[cold]` on the slow paths the loops call, and profile-guided builds.
 
 use super::code::{Code, PAD};
 use super::frame::*;
