@@ -69,23 +69,26 @@
 //! and per bytecode of `loop:` (cachegrind, deterministic) and by AWFY
 //! runs alternated with the previous build, not by one timing. Measured
 //! and given up (each made the counts or the times worse): a 512-way jump
-//! table, a static relocation model (absolute jump tables; before threaded
-//! dispatch, with its one shared jump; since, it is a gain, and
-//! `.cargo/rustc-wrapper.sh` builds `sprocket` so on x86-64 Linux), stack positions
-//! as addresses instead of indices, the send path out of line, one header
-//! read per send for both the class and the receiver's slot count, basicNew
-//! inline in the send path, an inner loop of the hottest bytecodes (to
-//! weigh them more in allocation), a single comparison for both stack
-//! checks at checkpoints, and a committed read guard past the heap's last
-//! object so that the fetch compares the ip with a constant (fewer
-//! instructions per call, yet fib 15% slower and AWFY unchanged). A fetch
-//! checked against the method's length, which this module had before the
-//! copies, does not thread: with the check as a branch LLVM keeps one
-//! dispatch; as a conditional move of the address to a sentinel it threads,
-//! but the check's extra live values spill and AWFY gained nothing.
+//! table, stack positions as addresses instead of indices, the send path
+//! out of line, one header read per send for both the class and the
+//! receiver's slot count, basicNew inline in the send path, an inner loop
+//! of the hottest bytecodes (to weigh them more in allocation), a single
+//! comparison for both stack checks at checkpoints, and a committed read
+//! guard past the heap's last object so that the fetch compares the ip
+//! with a constant (fewer instructions per call, yet fib 15% slower and
+//! AWFY unchanged). A fetch checked against the method's length, which
+//! this module had before the copies, does not thread: with the check as
+//! a branch LLVM keeps one dispatch; as a conditional move of the address
+//! to a sentinel it threads, but the check's extra live values spill and
+//! AWFY gained nothing.
 //! Threaded, the copies ran AWFY up to 18% faster than that checked fetch
 //! (five of eleven benchmarks within noise) and `benchFib:` 18% faster
 //! (README, "Performance").
+//!
+//! Absolute jump tables (a static relocation model) gained nothing while
+//! every bytecode went through one shared dispatch jump; with threaded
+//! dispatch they save three of each arm's seven dispatch instructions, and
+//! `.cargo/rustc-wrapper.sh` builds `sprocket` with them on x86-64 Linux.
 //!
 //! Also measured and given up, each within noise on average and up to 19%
 //! worse on single benchmarks: sends, returns and jumps with their own
