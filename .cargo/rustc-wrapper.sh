@@ -1,7 +1,8 @@
 #!/bin/sh
 # Cargo runs every rustc through this script (`build.rustc-wrapper` in
 # config.toml). It passes everything on unchanged, except that the
-# `sprocket` executable, built for x86-64 Linux, is compiled with
+# `sprocket` executable, built for x86-64 Linux (on it, or with
+# `--target x86_64-unknown-linux-gnu`), is compiled with
 # `-C relocation-model=static`: a position-dependent executable whose
 # bytecode loops jump through absolute jump tables, one load and jump per
 # bytecode instead of a load, a sign extension, an add and a jump (the
@@ -15,6 +16,9 @@ shift
 case " $* " in
 *" --crate-name sprocket "*" --crate-type bin "*)
     case " $* " in
+    *" --target x86_64-unknown-linux-gnu "*)
+        exec "$rustc" "$@" -C relocation-model=static
+        ;;
     *" --target "*) ;;
     *)
         if [ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ]; then
