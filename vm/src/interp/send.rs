@@ -307,12 +307,12 @@ impl Vm {
 
     /// A cache entry's contents for `m`, a CompiledMethod that lookup found.
     fn hit_for(&mut self, m: Oop) -> Hit {
-        let prim = if self.method_header(m).has_primitive() {
+        let h = self.method_header(m);
+        let prim = if h.has_primitive() {
             self.primitive_index(m)
         } else {
             self.quick_primitive_of(m)
         };
-        let h = self.method_header(m);
         let shape = FrameShape::of(h);
         let code = self.code_of(m, h.bytecode_set(), false);
         debug_assert!(prim < 1 << 16 && code.len <= 1 << 15);
@@ -331,8 +331,9 @@ impl Vm {
     /// emit it for every `super` send, so the method cache keeps its
     /// outcome under `cls` (`SUPER_KEY_TAG`), and a hit runs as a cached
     /// send does, without checking `cls` again: it was found to be a
-    /// class when the entry was made, and every GC and become flushes the
-    /// cache.
+    /// class when the entry was made, and the entry goes with any GC that
+    /// may move `cls` (a full GC, or a scavenge when `cls` is young) and
+    /// with any become.
     pub(crate) fn directed_super_send(&mut self, selector: Oop, nargs: usize) -> Result<(), Fault> {
         let cls = self.stack_value(0);
         let key = cls.0 | SUPER_KEY_TAG;
