@@ -410,6 +410,21 @@ impl Heap {
         Oop(self.mem.u64_at(self.slot_addr(obj, i)))
     }
 
+    /// Slots `0..n` of `obj` as words, checked against committed memory
+    /// once. As for `slot`, `n` within the object is the caller's duty.
+    #[inline(always)]
+    pub fn slot_words(&self, obj: Oop, n: usize) -> &[u64] {
+        self.mem.words(self.slot_addr(obj, 0), n)
+    }
+
+    /// The header of `obj` and its slots `0..n`, with one check (see
+    /// `slot_words`).
+    #[inline(always)]
+    pub fn header_and_slots(&self, obj: Oop, n: usize) -> (Header, &[u64]) {
+        let w = self.mem.words(obj.addr(), n.saturating_add(1));
+        (Header(w[0]), &w[1..])
+    }
+
     /// Stores into slot `i` with the store check (write barrier): an old
     /// object that receives a young reference is remembered.
     #[inline]

@@ -114,6 +114,21 @@ impl HeapMemory {
         unsafe { (addr as *mut u64).write_unaligned(v) }
     }
 
+    /// The `n` words from `addr`, checked against committed memory once:
+    /// for readers of several fields of one object.
+    #[inline(always)]
+    pub fn words(&self, addr: usize, n: usize) -> &[u64] {
+        let len = n.saturating_mul(WORD_BYTES);
+        self.check(addr, len);
+        if !addr.is_multiple_of(WORD_BYTES) {
+            bad_access(addr, len, self.region.base(), self.committed);
+        }
+        // SAFETY: inside committed memory (checked above) and 8-aligned;
+        // the slice borrows `self`, so nothing writes or unmaps the memory
+        // while it lives.
+        unsafe { std::slice::from_raw_parts(addr as *const u64, n) }
+    }
+
     #[inline]
     pub fn u8_at(&self, addr: usize) -> u8 {
         self.check(addr, 1);
@@ -203,6 +218,23 @@ mod tests {
         m.copy(a, a + 4, 8);
         assert_eq!(m.u8_at(a + 4), 0x88);
         assert!(m.ensure_committed(m.base() + (65 << 20)).is_err());
+    }
+
+    #[test]
+    fn words_reads_a_run_and_checks_it_once() {
+        let mut m = HeapMemory::reserve(8 << 20).unwrap();
+        m.ensure_committed(m.base() + 4096).unwrap();
+        let a = m.base() + 64;
+        m.set_u64_at(a, 7);
+        m.set_u64_at(a + 8, 9);
+        assert_eq!(m.words(a, 2), &[7, 9]);
+        let end = m.committed_end();
+        assert_eq!(m.words(end - 16, 2).len(), 2);
+        assert!(m.words(end, 0).is_empty());
+        for (at, n) in [(end - 8, 2), (a + 4, 1), (m.base() - 8, 1), (a, usize::MAX)] {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.words(at, n).len()));
+            assert!(r.is_err(), "words({at:#x}, {n}) must be refused");
+        }
     }
 
     #[test]

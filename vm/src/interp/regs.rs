@@ -940,34 +940,43 @@ impl Vm {
         if !cl.is_object() || r.sp < FRAME_HEADROOM + 128 + nargs {
             return None;
         }
-        let n = self.heap.num_slots(cl);
+        // The closure's fields and the block's headers each come with one
+        // range check (`slot_words`), not one per read. An overflow count
+        // (255) fails the bound on copied values.
+        let n = self.heap.header(cl).num_slots_field();
         let ncopied = n.checked_sub(closure::FULL_FIRST_COPIED_VALUE)?;
-        let code = self.heap.slot(cl, closure::START_PC_OR_METHOD);
-        if ncopied > 64
-            || !code.is_object()
-            || !format::is_compiled_method(self.heap.format(code))
-            || self.heap.slot(cl, closure::NUM_ARGS) != Oop::small_int(nargs as i64)
-        {
+        if ncopied > 64 {
             return None;
         }
-        let h = self.method_header(code);
-        let copy = self.memo_code(code);
+        let fields = self.heap.slot_words(cl, n);
+        let code = Oop(fields[closure::START_PC_OR_METHOD]);
+        if !code.is_object() || fields[closure::NUM_ARGS] != Oop::small_int(nargs as i64).0 {
+            return None;
+        }
+        let (code_header, method_header) = self.heap.header_and_slots(code, 1);
+        if !format::is_compiled_method(code_header.format()) {
+            return None;
+        }
+        let h =
+            gc::method::MethodHeader::from_oop(Oop(method_header[0])).unwrap_or(gc::method::MethodHeader(0));
+        let rcvr = Oop(fields[closure::FULL_RECEIVER]);
         let fp = down(r.sp, 2);
         r.set(up(fp, 1), r.ip as u64);
         r.set(fp, r.fp as u64);
         r.set(down(fp, 1), code.0);
         r.set(down(fp, 2), 0);
-        let rcvr = self.heap.slot(cl, closure::FULL_RECEIVER);
-        r.set(
-            down(fp, 3),
-            nargs as u64 | FLAG_BLOCK | set_flag_for(copy.set) | self.rcvr_slots_flag(rcvr),
-        );
         r.set(down(fp, 4), rcvr.0);
         let mut sp = r.copy_args(down(fp, 4), nargs);
-        for i in 0..ncopied {
+        for &v in &fields[closure::FULL_FIRST_COPIED_VALUE..] {
             sp = down(sp, 1);
-            r.set(sp, self.heap.slot(cl, closure::FULL_FIRST_COPIED_VALUE + i).0);
+            r.set(sp, v);
         }
+        let slots_flag = self.rcvr_slots_flag(rcvr);
+        let copy = self.memo_code(code);
+        r.set(
+            down(fp, 3),
+            nargs as u64 | FLAG_BLOCK | set_flag_for(copy.set) | slots_flag,
+        );
         let nil = self.nil().0;
         for _ in (nargs + ncopied)..h.num_temps() {
             sp = down(sp, 1);
