@@ -65,11 +65,13 @@ pub const FLAG_SISTA: u64 = 1 << 10;
 
 /// Bits 16..24 of the flags word: how many of the receiver's slots the
 /// bytecode loops may read without looking at its header (see
-/// `Vm::r_receiver_var`). Its slot-count field when the receiver is a
-/// pointer object other than a Context or a forwarder, else 0. Frames built
-/// out of line leave it 0, which only makes reads take the checked path;
+/// `Vm::r_receiver_var`) and write (`Vm::r_store_receiver_var`). Its
+/// slot-count field when the receiver is a mutable pointer object other
+/// than a Context or a forwarder, else 0. Frames built out of line leave it
+/// 0, which only makes reads and writes take the checked path;
 /// `with_heap_and_roots` clears it in every frame after anything but a
-/// scavenge, since a become can change the receiver's size.
+/// scavenge, since a become can change the receiver's size, and so does
+/// primitive 164 when it makes an object immutable.
 pub const RCVR_SLOTS_SHIFT: u32 = 16;
 pub const RCVR_SLOTS_MASK: u64 = 0xff << RCVR_SLOTS_SHIFT;
 

@@ -558,14 +558,15 @@ impl Vm {
     }
 
     /// The flags bits that record how many of `rcvr`'s slots
-    /// `r_receiver_var` may read directly (see `RCVR_SLOTS_SHIFT`).
+    /// `r_receiver_var` may read and `r_store_receiver_var` may write
+    /// directly (see `RCVR_SLOTS_SHIFT`).
     #[inline(always)]
     fn rcvr_slots_flag(&self, rcvr: Oop) -> u64 {
         if !rcvr.is_object() {
             return 0;
         }
         let h = self.heap.header(rcvr);
-        if plain_pointers(h.format()) {
+        if plain_pointers(h.format()) && !h.is_immutable() {
             (h.num_slots_field() as u64) << RCVR_SLOTS_SHIFT
         } else {
             0
@@ -621,6 +622,13 @@ impl Vm {
     #[inline(always)]
     pub(crate) fn r_store_receiver_var(&mut self, r: &Regs, i: usize, v: Oop) -> bool {
         let rcvr = self.r_receiver(r);
+        // As in `r_receiver_var`: the count the activation recorded for a
+        // mutable receiver, then the header.
+        let known = (r.w(down(r.fp, 3)) >> RCVR_SLOTS_SHIFT) as u8 as usize;
+        if i < known {
+            self.heap.set_slot(rcvr, i, v);
+            return true;
+        }
         if !rcvr.is_object() {
             return false;
         }

@@ -118,8 +118,9 @@ impl Vm {
     }
 
     /// Clears every frame's recorded receiver slot count
-    /// (`RCVR_SLOTS_SHIFT`): a become may have changed a receiver's size.
-    fn forget_receiver_slots(&mut self) {
+    /// (`RCVR_SLOTS_SHIFT`): a become may have changed a receiver's size,
+    /// or an object become immutable.
+    pub(crate) fn forget_receiver_slots(&mut self) {
         let mut fp = self.fp;
         while fp < STACK_WORDS {
             let flags = self.fslot(fp, FLAGS);

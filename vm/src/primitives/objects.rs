@@ -418,6 +418,11 @@ impl Vm {
                 let on = flag == self.heap.true_obj();
                 let h = self.heap.header(rcvr).with_flag(IMMUTABLE_BIT, on);
                 self.heap.set_header(rcvr, h);
+                if on && !old {
+                    // Frames may write their receivers' slots without
+                    // reading the header (see `RCVR_SLOTS_SHIFT`).
+                    self.forget_receiver_slots();
+                }
                 let b = self.boolean(old);
                 Ok(self.prim_return(1, b))
             }
