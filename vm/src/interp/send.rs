@@ -295,12 +295,29 @@ impl Vm {
             return self.send(selector, nargs);
         }
         let class = self.heap.class_of(rcvr);
-        match self.lookup(class, selector) {
-            Some(m) if m.is_object() && format::is_compiled_method(self.heap.format(m)) => {
+        self.lookup_and_run(key, selector, nargs, class)
+    }
+
+    /// A send that missed the cache: looks `selector` up from `class`, fills
+    /// the cache under `key` and runs the method as a hit would, without
+    /// the second lookup of `send_to_class`. That path remains for what a
+    /// hit cannot run (no method, an object that is not a method, another
+    /// argument count) and for traced sends.
+    fn lookup_and_run(&mut self, key: u64, selector: Oop, nargs: usize, class: Oop) -> Result<(), Fault> {
+        let found = self.lookup(class, selector);
+        if let Some(m) = found {
+            // Only a method that takes `nargs` arguments: `execute_method`
+            // reports the others, and a cache hit would not.
+            if m.is_object()
+                && format::is_compiled_method(self.heap.format(m))
+                && self.method_header(m).num_args() == nargs
+            {
                 let hit = self.hit_for(m);
                 self.cache.fill(key, selector, hit);
+                if self.options.trace == Trace::None {
+                    return self.execute_cached(m, hit.primitive as usize, nargs);
+                }
             }
-            _ => {}
         }
         self.send_to_class(selector, nargs, class)
     }
@@ -348,20 +365,7 @@ impl Vm {
             return Err(fault!("directed super send with {cls:?} instead of a class"));
         }
         let sup = self.heap.slot(cls, class::SUPERCLASS);
-        match self.lookup(sup, selector) {
-            // Only a method that takes `nargs` arguments: `execute_method`
-            // reports the others, and a cache hit would not.
-            Some(m)
-                if m.is_object()
-                    && format::is_compiled_method(self.heap.format(m))
-                    && self.method_header(m).num_args() == nargs =>
-            {
-                let hit = self.hit_for(m);
-                self.cache.fill(key, selector, hit);
-            }
-            _ => {}
-        }
-        self.send_to_class(selector, nargs, sup)
+        self.lookup_and_run(key, selector, nargs, sup)
     }
 
     /// Runs a method found in the cache, whose primitive index is known.
@@ -976,6 +980,30 @@ mod tests {
         let err = vm.directed_super_send(plus, 0).expect_err("+ takes one argument");
         assert!(err.message().contains("arguments"), "{}", err.message());
         assert!(vm.cache.probe(cls.0 | SUPER_KEY_TAG, plus).is_none());
+    }
+
+    /// A send that misses the cache is looked up once, cached and run as a
+    /// hit; one with another argument count than its method's is neither
+    /// cached nor run.
+    #[test]
+    fn a_send_that_misses_is_cached_and_run() {
+        let mut vm = crate::interp::kernel_vm_after(200);
+        let (plus, _) = vm.special_selector(0);
+        let key = vm.heap.class_index_of(Oop::small_int(3)) as u64 + 1;
+        vm.cache.flush();
+        vm.push(Oop::small_int(3));
+        vm.push(Oop::small_int(4));
+        let sp = vm.sp;
+        vm.send(plus, 1).unwrap();
+        assert_eq!((vm.sp, vm.stack_value(0)), (sp + 1, Oop::small_int(7)));
+        assert!(vm.cache.probe(key, plus).is_some());
+        let mut vm = crate::interp::kernel_vm_after(200);
+        let (plus, _) = vm.special_selector(0);
+        vm.cache.flush();
+        vm.push(Oop::small_int(3));
+        let err = vm.send(plus, 0).expect_err("+ takes one argument");
+        assert!(err.message().contains("arguments"), "{}", err.message());
+        assert!(vm.cache.probe(key, plus).is_none());
     }
 
     /// What is on the stack in place of a class is reported, not looked up.
