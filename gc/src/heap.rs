@@ -731,6 +731,11 @@ impl Heap {
         std::mem::take(&mut self.gc.low_space)
     }
 
+    /// Whether `take_low_space_signal` would answer true, leaving it so.
+    pub fn low_space_signal_due(&self) -> bool {
+        self.gc.low_space
+    }
+
     /// Sets the low-space margin (primitive 125) and re-arms the signal.
     pub fn set_low_space_bytes(&mut self, bytes: usize) {
         self.gc.config.low_space_bytes = bytes;
