@@ -425,6 +425,26 @@ impl Heap {
         (Header(w[0]), &w[1..])
     }
 
+    /// Stores `value(i)` into slot `first + i` of `obj`, for `i < n`, where
+    /// `obj` was just allocated: one range check for all of them, and the
+    /// store check (as `set_slot_unchecked`) once, when `obj` is old.
+    #[inline]
+    pub fn init_slots(&mut self, obj: Oop, first: usize, n: usize, mut value: impl FnMut(usize) -> Oop) {
+        debug_assert!(first + n <= self.num_slots(obj));
+        let (lo, hi) = (self.young_lo, self.young_hi);
+        let young = |v: Oop| v.0 & 7 == 0 && v.0.wrapping_sub(lo) < hi.wrapping_sub(lo);
+        let mut any_young = false;
+        let words = self.mem.words_mut(self.slot_addr(obj, first), n);
+        for (i, w) in words.iter_mut().enumerate() {
+            let v = value(i);
+            *w = v.0;
+            any_young |= young(v);
+        }
+        if any_young && !young(obj) {
+            self.remember(obj);
+        }
+    }
+
     /// Stores into slot `i` with the store check (write barrier): an old
     /// object that receives a young reference is remembered.
     #[inline]
@@ -654,17 +674,12 @@ impl Heap {
         } else {
             Oop::from_addr(chunk)
         };
-        self.set_header(
-            obj,
-            Header::new(class_index, fmt, num_slots.min(header::OVERFLOW_SLOTS), 0),
-        );
-        let body = obj.addr() + WORD;
-        if fill.0 == 0 {
-            self.mem.bytes_mut(body, num_slots.max(1) * WORD).fill(0);
-        } else {
-            for i in 0..num_slots.max(1) {
-                self.mem.set_u64_at(body + i * WORD, fill.0);
-            }
+        // The header and body with one range check; a word loop, as most
+        // objects are a few words (a call to memset costs more).
+        let words = self.mem.words_mut(obj.addr(), 1 + num_slots.max(1));
+        words[0] = Header::new(class_index, fmt, num_slots.min(header::OVERFLOW_SLOTS), 0).0;
+        for w in &mut words[1..] {
+            *w = fill.0;
         }
         obj
     }

@@ -129,6 +129,19 @@ impl HeapMemory {
         unsafe { std::slice::from_raw_parts(addr as *const u64, n) }
     }
 
+    /// The `n` words from `addr`, writable, checked once (see `words`).
+    #[inline(always)]
+    pub fn words_mut(&mut self, addr: usize, n: usize) -> &mut [u64] {
+        let len = n.saturating_mul(WORD_BYTES);
+        self.check(addr, len);
+        if !addr.is_multiple_of(WORD_BYTES) {
+            bad_access(addr, len, self.region.base(), self.committed);
+        }
+        // SAFETY: inside committed memory (checked above) and 8-aligned;
+        // the mutable slice borrows `self` exclusively.
+        unsafe { std::slice::from_raw_parts_mut(addr as *mut u64, n) }
+    }
+
     #[inline]
     pub fn u8_at(&self, addr: usize) -> u8 {
         self.check(addr, 1);
@@ -228,6 +241,8 @@ mod tests {
         m.set_u64_at(a, 7);
         m.set_u64_at(a + 8, 9);
         assert_eq!(m.words(a, 2), &[7, 9]);
+        m.words_mut(a, 2)[1] = 11;
+        assert_eq!(m.u64_at(a + 8), 11);
         let end = m.committed_end();
         assert_eq!(m.words(end - 16, 2).len(), 2);
         assert!(m.words(end, 0).is_empty());

@@ -46,6 +46,28 @@ fn store_check_remembers_old_objects() {
 }
 
 #[test]
+fn init_slots_stores_in_order_and_remembers_an_old_object_once() {
+    let mut h = test_heap(cfg());
+    let young = h.array(3);
+    let fresh = h.array(4);
+    h.init_slots(fresh, 1, 3, |i| Oop::small_int(i as i64 + 1));
+    assert_eq!(h.slot(fresh, 0), h.nil());
+    assert_eq!(h.slot(fresh, 1), Oop::small_int(1));
+    assert_eq!(h.slot(fresh, 3), Oop::small_int(3));
+    assert!(
+        h.remembered_set().is_empty(),
+        "a young object needs no store check"
+    );
+    let old = h.array(10_000);
+    h.init_slots(old, 0, 2, |_| Oop::small_int(7));
+    assert!(!h.header(old).is_remembered());
+    h.init_slots(old, 4, 3, |i| if i == 1 { young } else { Oop::small_int(0) });
+    assert_eq!(h.slot(old, 5), young);
+    assert_eq!(h.remembered_set(), &[old]);
+    clean(&h);
+}
+
+#[test]
 fn eden_full_allocates_in_old_space_and_requests_a_scavenge() {
     let mut h = test_heap(cfg());
     let mut n = 0;

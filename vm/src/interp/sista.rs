@@ -379,22 +379,32 @@ impl Vm {
         } else {
             self.frame_context(self.fp)?
         };
-        let nargs = self.method_header(cb).num_args();
-        self.heap.set_slot(cl, closure::OUTER_CONTEXT, outer);
-        self.heap.set_slot(cl, closure::START_PC_OR_METHOD, cb);
-        self.heap
-            .set_slot(cl, closure::NUM_ARGS, Oop::small_int(nargs as i64));
-        for i in 0..ncopied {
-            let v = self.stack_value(ncopied - 1 - i);
-            self.heap.set_slot(cl, closure::FULL_FIRST_COPIED_VALUE + i, v);
-        }
-        self.pop_n(ncopied);
+        let nargs = Oop::small_int(self.method_header(cb).num_args() as i64);
         let rcvr = if rcvr_on_stack {
-            self.pop()
+            self.stack_value(ncopied)
         } else {
             self.receiver()
         };
-        self.heap.set_slot(cl, closure::FULL_RECEIVER, rcvr);
+        // The fields in slot order (outer context, block, argument count,
+        // receiver, copied values: the first copied value is deepest on
+        // the stack), stored with one range check.
+        const _: () = assert!(
+            closure::OUTER_CONTEXT == 0
+                && closure::START_PC_OR_METHOD == 1
+                && closure::NUM_ARGS == 2
+                && closure::FULL_RECEIVER == 3
+                && closure::FULL_FIRST_COPIED_VALUE == 4
+        );
+        let fixed = [outer, cb, nargs, rcvr];
+        let (stack, sp) = (&self.stack, self.sp);
+        self.heap.init_slots(cl, 0, 4 + ncopied, |i| {
+            if i < 4 {
+                fixed[i]
+            } else {
+                Oop(stack[sp + ncopied + 3 - i])
+            }
+        });
+        self.pop_n(ncopied + rcvr_on_stack as usize);
         self.push(cl);
         Ok(())
     }
