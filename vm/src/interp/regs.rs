@@ -101,7 +101,7 @@
 
 use super::code::{Code, PAD};
 use super::frame::*;
-use super::send::{Hit, QUICK_SETTER, SUPER_KEY_TAG};
+use super::send::{Hit, QUICK_SETTER};
 use super::stack::{in_frames, StackWords, MAX_FAST_FETCH};
 use super::{Fault, Trace, Vm};
 use gc::format;
@@ -1003,40 +1003,6 @@ impl Vm {
             words: r.words,
             code: copy.base_for(ip),
         })
-    }
-
-    /// A directed super send (SistaV1's 235 with extB >= 64; the lookup
-    /// class is on top of the stack, above the receiver and arguments)
-    /// that hits the method cache: pops the class and activates the method
-    /// as `r_send` does a hit, without syncing the registers, or answers
-    /// `basicNew` (primitive 70, as in `super new`) from here. None leaves
-    /// the send to `super_send_sista` (a miss, another primitive, traced
-    /// sends, a stack about to spill); the caller signals low space when
-    /// the allocation made it due (`Heap::low_space_signal_due`).
-    #[inline(never)]
-    pub(crate) fn r_directed_super(&mut self, mut r: Regs, selector: Oop, nargs: usize) -> Option<Regs> {
-        if nargs > 255 || self.options.trace != Trace::None {
-            return None;
-        }
-        let cls = Oop(r.w(r.sp));
-        let hit = self.cache.probe(cls.0 | SUPER_KEY_TAG, selector)?;
-        if r.sp < FRAME_HEADROOM + 65 + nargs {
-            return None;
-        }
-        let rcvr = Oop(r.w(up(r.sp, 1 + nargs)));
-        match hit.primitive {
-            0 => {
-                r.sp = up(r.sp, 1);
-                self.r_activate(&mut r, hit, nargs, rcvr);
-            }
-            70 if nargs == 0 => {
-                let o = self.basic_new(rcvr, None).ok()?;
-                r.sp = up(r.sp, 1);
-                r.set(r.sp, o.0);
-            }
-            _ => return None,
-        }
-        Some(r)
     }
 
     /// Pushes a frame for `m`, whose receiver and arguments are on the

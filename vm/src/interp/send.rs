@@ -114,7 +114,7 @@ const CLASS_KEY_TAG: u64 = 1 << 63;
 /// Directed super sends' entries, keyed by the sending method's class
 /// (`Vm::directed_super_send`), carry this tag instead (an object's
 /// address is below 2^62).
-pub(crate) const SUPER_KEY_TAG: u64 = 1 << 62;
+const SUPER_KEY_TAG: u64 = 1 << 62;
 
 impl MethodCache {
     pub fn new() -> MethodCache {

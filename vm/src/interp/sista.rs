@@ -84,26 +84,7 @@ impl Vm {
                     }
                     235 => {
                         let d = self.r_fetch(&mut r) as usize;
-                        // A directed super send whose method the cache holds
-                        // is activated here, as a send's hit is.
-                        let activated = if ext_b >= 64 {
-                            let sel = self.r_literal(&r, (d >> 3) + ((ext_a as usize) << 5));
-                            let nargs = (d & 7).wrapping_add(((ext_b - 64) as usize) << 3);
-                            self.r_directed_super(r, sel, nargs)
-                        } else {
-                            None
-                        };
-                        match activated {
-                            Some(new) => {
-                                r = new;
-                                if self.heap.low_space_signal_due() {
-                                    slow!(self.signal_low_space_if_due());
-                                }
-                                check_set!();
-                                tick!();
-                            }
-                            None => slow!(self.super_send_sista(d, ext_a, ext_b)),
-                        }
+                        slow!(self.super_send_sista(d, ext_a, ext_b));
                     }
                     237 => long_jump!(ext_b),
                     238 | 239 => {
