@@ -27,6 +27,13 @@ pub enum PrimOutcome {
 pub struct MethodCache {
     /// A fixed-size array, so that masked indices need no bounds check.
     entries: Box<[CacheEntry; CACHE_SIZE]>,
+    /// The entry each slot held before its last fill: a second way that
+    /// only the out-of-line miss path probes (`probe_victim`), so that two
+    /// sends sharing a slot do not both take a lookup each time (Havlak
+    /// has such a pair). The bytecode loops probe `entries` alone: a
+    /// second probe there cost more through their register allocation than
+    /// it saved (see regs.rs).
+    victims: Box<[CacheEntry; CACHE_SIZE]>,
     /// The copies of methods the bytecode loops fetch from (see code.rs),
     /// flushed with the entries, which point into them.
     pub(crate) copies: CodeCopies,
@@ -120,6 +127,7 @@ impl MethodCache {
     pub fn new() -> MethodCache {
         MethodCache {
             entries: Box::new([CacheEntry::default(); CACHE_SIZE]),
+            victims: Box::new([CacheEntry::default(); CACHE_SIZE]),
             copies: CodeCopies::new(),
         }
     }
@@ -141,9 +149,27 @@ impl MethodCache {
         })
     }
 
+    /// The victim of the slot `key` and `selector` map to, when it is
+    /// theirs: it changes places with the slot's entry, and is answered.
+    pub(crate) fn probe_victim(&mut self, key: u64, selector: Oop) -> Option<Hit> {
+        let i = Self::index(key, selector);
+        let v = self.victims[i];
+        if v.key != key || v.selector != selector.0 {
+            return None;
+        }
+        self.victims[i] = self.entries[i];
+        self.entries[i] = v;
+        self.probe(key, selector)
+    }
+
     #[inline]
     fn fill(&mut self, key: u64, selector: Oop, hit: Hit) {
-        self.entries[Self::index(key, selector)] = CacheEntry {
+        let i = Self::index(key, selector);
+        let old = self.entries[i];
+        if old.key != 0 && (old.key != key || old.selector != selector.0) {
+            self.victims[i] = old;
+        }
+        self.entries[i] = CacheEntry {
             key,
             selector: selector.0,
             method: hit.method.0,
@@ -171,6 +197,7 @@ impl MethodCache {
 
     pub fn flush(&mut self) {
         self.entries.iter_mut().for_each(|e| *e = CacheEntry::default());
+        self.victims.iter_mut().for_each(|e| *e = CacheEntry::default());
         self.copies.flush();
     }
 
@@ -178,7 +205,7 @@ impl MethodCache {
     /// have moved (its key when that is a class, its selector or its
     /// method), and keeps the others.
     pub fn flush_where(&mut self, moved: impl Fn(u64) -> bool) {
-        for e in self.entries.iter_mut() {
+        for e in self.entries.iter_mut().chain(self.victims.iter_mut()) {
             let class = e.key & (CLASS_KEY_TAG | SUPER_KEY_TAG) != 0;
             let key_oop = e.key & !(CLASS_KEY_TAG | SUPER_KEY_TAG);
             if (class && moved(key_oop)) || moved(e.selector) || moved(e.method) {
@@ -288,6 +315,11 @@ impl Vm {
                 return self.execute_cached(m, prim as usize, nargs);
             }
         }
+        if self.options.trace == Trace::None {
+            if let Some(hit) = self.cache.probe_victim(key, selector) {
+                return self.execute_cached(hit.method, hit.primitive as usize, nargs);
+            }
+        }
         if key == gc::class_index::FORWARDER as u64 + 1 {
             // The read barrier: a send to a forwarder goes to its target.
             let target = self.heap.follow(rcvr);
@@ -355,7 +387,11 @@ impl Vm {
         let cls = self.stack_value(0);
         let key = cls.0 | SUPER_KEY_TAG;
         if self.options.trace == Trace::None {
-            if let Some(hit) = self.cache.probe(key, selector) {
+            if let Some(hit) = self
+                .cache
+                .probe(key, selector)
+                .or_else(|| self.cache.probe_victim(key, selector))
+            {
                 self.pop();
                 return self.execute_cached(hit.method, hit.primitive as usize, nargs);
             }
@@ -1004,6 +1040,48 @@ mod tests {
         let err = vm.send(plus, 0).expect_err("+ takes one argument");
         assert!(err.message().contains("arguments"), "{}", err.message());
         assert!(vm.cache.probe(key, plus).is_none());
+    }
+
+    /// Two sends that share a slot: the one filled last is the entry, the
+    /// other its victim, which `probe_victim` finds and swaps back in; both
+    /// flushes reach victims.
+    #[test]
+    fn a_slot_keeps_its_previous_entry_as_its_victim() {
+        use super::{FrameShape, Hit, MethodCache};
+        let mut c = MethodCache::new();
+        let sel = Oop(0x1000);
+        let k1 = 2u64;
+        let k2 = (3..1_000_000u64)
+            .find(|&k| MethodCache::index(k, sel) == MethodCache::index(k1, sel))
+            .expect("a colliding key");
+        let hit = |m: u64| Hit {
+            method: Oop(m),
+            primitive: 0,
+            code_len: 0,
+            shape: FrameShape::default(),
+            code: std::ptr::null(),
+        };
+        c.fill(k1, sel, hit(0x100));
+        c.fill(k2, sel, hit(0x200));
+        assert!(c.probe(k1, sel).is_none());
+        assert_eq!(c.probe(k2, sel).map(|h| h.method), Some(Oop(0x200)));
+        assert!(
+            c.probe_victim(k2, sel).is_none(),
+            "k2 is the entry, not the victim"
+        );
+        assert_eq!(c.probe_victim(k1, sel).map(|h| h.method), Some(Oop(0x100)));
+        assert_eq!(c.probe(k1, sel).map(|h| h.method), Some(Oop(0x100)));
+        assert!(c.probe(k2, sel).is_none());
+        // Refilling the entry's own send keeps the victim.
+        c.fill(k1, sel, hit(0x100));
+        assert_eq!(c.probe_victim(k2, sel).map(|h| h.method), Some(Oop(0x200)));
+        // Now k2 is the entry and k1 the victim: a flush of k2's method
+        // drops the entry and keeps the victim.
+        c.flush_where(|o| o == 0x200);
+        assert!(c.probe(k2, sel).is_none() && c.probe_victim(k2, sel).is_none());
+        assert!(c.probe_victim(k1, sel).is_some());
+        c.flush();
+        assert!(c.probe(k1, sel).is_none() && c.probe_victim(k1, sel).is_none());
     }
 
     /// What is on the stack in place of a class is reported, not looked up.
