@@ -699,6 +699,18 @@ impl Heap {
     pub fn instantiate(&mut self, class: Oop, indexable: usize) -> Result<Oop, AllocError> {
         let (spec, fixed) = self.class_format(class).ok_or(AllocError::TooLarge)?;
         let ci = self.identity_hash(class);
+        self.instantiate_as(ci, spec, fixed, indexable)
+    }
+
+    /// `instantiate` for a caller that has the class's index (its identity
+    /// hash) and instance specification (`class_format`) at hand.
+    pub fn instantiate_as(
+        &mut self,
+        ci: u32,
+        spec: u8,
+        fixed: usize,
+        indexable: usize,
+    ) -> Result<Oop, AllocError> {
         let nil = self.roots.nil;
         match spec {
             format::ZERO_SIZED | format::FIXED | format::EPHEMERON => self.allocate(ci, spec, fixed, nil),

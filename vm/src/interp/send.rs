@@ -8,6 +8,7 @@ use gc::specials::{class, closure, context, message, method_dict, so};
 use gc::{format, Oop};
 
 const CACHE_SIZE: usize = 4096;
+const CLASS_MEMO: usize = 256;
 
 /// The method cache's primitive index for a quick setter (see
 /// `quick_primitive_of`): above every real primitive index (15 bits), so a
@@ -34,6 +35,12 @@ pub struct MethodCache {
     /// second probe there cost more through their register allocation than
     /// it saved (see regs.rs).
     victims: Box<[CacheEntry; CACHE_SIZE]>,
+    /// Objects that `Heap::is_class` accepted since the last flush, by
+    /// address (direct-mapped): `basicNew` and `basicNew:` skip the
+    /// class-table check for them. What makes an object a class (its
+    /// format, size, identity hash and class-table entry) changes only
+    /// through a become or when objects move, and both flush.
+    classes: Box<[u64; CLASS_MEMO]>,
     /// The copies of methods the bytecode loops fetch from (see code.rs),
     /// flushed with the entries, which point into them.
     pub(crate) copies: CodeCopies,
@@ -128,6 +135,7 @@ impl MethodCache {
         MethodCache {
             entries: Box::new([CacheEntry::default(); CACHE_SIZE]),
             victims: Box::new([CacheEntry::default(); CACHE_SIZE]),
+            classes: Box::new([0; CLASS_MEMO]),
             copies: CodeCopies::new(),
         }
     }
@@ -147,6 +155,23 @@ impl MethodCache {
             shape: e.shape,
             code: e.code,
         })
+    }
+
+    #[inline]
+    fn class_slot(o: Oop) -> usize {
+        (o.0 >> 4) as usize & (CLASS_MEMO - 1)
+    }
+
+    /// Whether `o` was noted as a class since the last flush.
+    #[inline]
+    pub(crate) fn known_class(&self, o: Oop) -> bool {
+        o.0 != 0 && self.classes[Self::class_slot(o)] == o.0
+    }
+
+    /// Notes `o`, which `Heap::is_class` accepted.
+    #[inline]
+    pub(crate) fn note_class(&mut self, o: Oop) {
+        self.classes[Self::class_slot(o)] = o.0;
     }
 
     /// The victim of the slot `key` and `selector` map to, when it is
@@ -198,6 +223,7 @@ impl MethodCache {
     pub fn flush(&mut self) {
         self.entries.iter_mut().for_each(|e| *e = CacheEntry::default());
         self.victims.iter_mut().for_each(|e| *e = CacheEntry::default());
+        self.classes.fill(0);
         self.copies.flush();
     }
 
@@ -210,6 +236,11 @@ impl MethodCache {
             let key_oop = e.key & !(CLASS_KEY_TAG | SUPER_KEY_TAG);
             if (class && moved(key_oop)) || moved(e.selector) || moved(e.method) {
                 *e = CacheEntry::default();
+            }
+        }
+        for c in self.classes.iter_mut() {
+            if moved(*c) {
+                *c = 0;
             }
         }
         self.copies.flush_where(moved);
@@ -1082,6 +1113,24 @@ mod tests {
         assert!(c.probe_victim(k1, sel).is_some());
         c.flush();
         assert!(c.probe(k1, sel).is_none() && c.probe_victim(k1, sel).is_none());
+    }
+
+    /// `basicNew` notes the classes it checked; both flushes forget them.
+    #[test]
+    fn noted_classes_go_with_the_flushes() {
+        let mut vm = crate::interp::kernel_vm_after(200);
+        let array = vm.heap.class_of(vm.heap.special_objects());
+        vm.cache.flush();
+        assert!(!vm.cache.known_class(array));
+        let a = vm.basic_new(array, Some(Oop::small_int(3))).expect("an Array");
+        assert!(vm.cache.known_class(array));
+        assert_eq!(vm.basic_new(a, None), Err(crate::primitives::ERR_BAD_RECEIVER));
+        assert!(!vm.cache.known_class(a), "not a class");
+        vm.cache.flush_where(|o| o == array.0);
+        assert!(!vm.cache.known_class(array));
+        vm.basic_new(array, Some(Oop::small_int(0))).expect("an Array");
+        vm.cache.flush();
+        assert!(!vm.cache.known_class(array));
     }
 
     /// What is on the stack in place of a class is reported, not looked up.

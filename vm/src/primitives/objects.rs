@@ -592,16 +592,23 @@ impl Vm {
             Some(Some(n)) if n >= 0 => n as usize,
             Some(_) => return Err(ERR_BAD_ARGUMENT),
         };
-        if !self.heap.is_class(rcvr) {
-            return Err(ERR_BAD_RECEIVER);
+        if !self.cache.known_class(rcvr) {
+            if !self.heap.is_class(rcvr) {
+                return Err(ERR_BAD_RECEIVER);
+            }
+            self.cache.note_class(rcvr);
         }
-        let Some((spec, _)) = self.heap.class_format(rcvr) else {
+        let Some((spec, fixed)) = self.heap.class_format(rcvr) else {
             return Err(ERR_BAD_RECEIVER);
         };
         let indexable = matches!(spec, 2..=4 | 9..=23);
         if size.is_some() != indexable || spec >= 24 {
             return Err(ERR_BAD_RECEIVER);
         }
-        self.heap.instantiate(rcvr, n).map_err(|_| super::ERR_NO_MEMORY)
+        // A class's identity hash is its class index (`is_class`).
+        let ci = self.heap.header(rcvr).hash();
+        self.heap
+            .instantiate_as(ci, spec, fixed, n)
+            .map_err(|_| super::ERR_NO_MEMORY)
     }
 }
