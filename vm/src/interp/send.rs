@@ -28,22 +28,30 @@ pub enum PrimOutcome {
 pub struct MethodCache {
     /// A fixed-size array, so that masked indices need no bounds check.
     entries: Box<[CacheEntry; CACHE_SIZE]>,
+    /// What only the out-of-line paths read, in one allocation.
+    slow: Box<SlowTables>,
+    /// The copies of methods the bytecode loops fetch from (see code.rs),
+    /// flushed with the entries, which point into them.
+    pub(crate) copies: CodeCopies,
+}
+
+/// The method cache's tables for the out-of-line paths (one allocation, so
+/// that adding one does not move the fields the bytecode loops read: see
+/// regs.rs on layout).
+struct SlowTables {
     /// The entry each slot held before its last fill: a second way that
     /// only the out-of-line miss path probes (`probe_victim`), so that two
     /// sends sharing a slot do not both take a lookup each time (Havlak
     /// has such a pair). The bytecode loops probe `entries` alone: a
     /// second probe there cost more through their register allocation than
     /// it saved (see regs.rs).
-    victims: Box<[CacheEntry; CACHE_SIZE]>,
+    victims: [CacheEntry; CACHE_SIZE],
     /// Objects that `Heap::is_class` accepted since the last flush, by
     /// address (direct-mapped): `basicNew` and `basicNew:` skip the
     /// class-table check for them. What makes an object a class (its
     /// format, size, identity hash and class-table entry) changes only
     /// through a become or when objects move, and both flush.
-    classes: Box<[u64; CLASS_MEMO]>,
-    /// The copies of methods the bytecode loops fetch from (see code.rs),
-    /// flushed with the entries, which point into them.
-    pub(crate) copies: CodeCopies,
+    classes: [u64; CLASS_MEMO],
 }
 
 #[derive(Clone, Copy)]
@@ -134,8 +142,10 @@ impl MethodCache {
     pub fn new() -> MethodCache {
         MethodCache {
             entries: Box::new([CacheEntry::default(); CACHE_SIZE]),
-            victims: Box::new([CacheEntry::default(); CACHE_SIZE]),
-            classes: Box::new([0; CLASS_MEMO]),
+            slow: Box::new(SlowTables {
+                victims: [CacheEntry::default(); CACHE_SIZE],
+                classes: [0; CLASS_MEMO],
+            }),
             copies: CodeCopies::new(),
         }
     }
@@ -165,24 +175,24 @@ impl MethodCache {
     /// Whether `o` was noted as a class since the last flush.
     #[inline]
     pub(crate) fn known_class(&self, o: Oop) -> bool {
-        o.0 != 0 && self.classes[Self::class_slot(o)] == o.0
+        o.0 != 0 && self.slow.classes[Self::class_slot(o)] == o.0
     }
 
     /// Notes `o`, which `Heap::is_class` accepted.
     #[inline]
     pub(crate) fn note_class(&mut self, o: Oop) {
-        self.classes[Self::class_slot(o)] = o.0;
+        self.slow.classes[Self::class_slot(o)] = o.0;
     }
 
     /// The victim of the slot `key` and `selector` map to, when it is
     /// theirs: it changes places with the slot's entry, and is answered.
     pub(crate) fn probe_victim(&mut self, key: u64, selector: Oop) -> Option<Hit> {
         let i = Self::index(key, selector);
-        let v = self.victims[i];
+        let v = self.slow.victims[i];
         if v.key != key || v.selector != selector.0 {
             return None;
         }
-        self.victims[i] = self.entries[i];
+        self.slow.victims[i] = self.entries[i];
         self.entries[i] = v;
         self.probe(key, selector)
     }
@@ -192,7 +202,7 @@ impl MethodCache {
         let i = Self::index(key, selector);
         let old = self.entries[i];
         if old.key != 0 && (old.key != key || old.selector != selector.0) {
-            self.victims[i] = old;
+            self.slow.victims[i] = old;
         }
         self.entries[i] = CacheEntry {
             key,
@@ -222,8 +232,11 @@ impl MethodCache {
 
     pub fn flush(&mut self) {
         self.entries.iter_mut().for_each(|e| *e = CacheEntry::default());
-        self.victims.iter_mut().for_each(|e| *e = CacheEntry::default());
-        self.classes.fill(0);
+        self.slow
+            .victims
+            .iter_mut()
+            .for_each(|e| *e = CacheEntry::default());
+        self.slow.classes.fill(0);
         self.copies.flush();
     }
 
@@ -231,14 +244,14 @@ impl MethodCache {
     /// have moved (its key when that is a class, its selector or its
     /// method), and keeps the others.
     pub fn flush_where(&mut self, moved: impl Fn(u64) -> bool) {
-        for e in self.entries.iter_mut().chain(self.victims.iter_mut()) {
+        for e in self.entries.iter_mut().chain(self.slow.victims.iter_mut()) {
             let class = e.key & (CLASS_KEY_TAG | SUPER_KEY_TAG) != 0;
             let key_oop = e.key & !(CLASS_KEY_TAG | SUPER_KEY_TAG);
             if (class && moved(key_oop)) || moved(e.selector) || moved(e.method) {
                 *e = CacheEntry::default();
             }
         }
-        for c in self.classes.iter_mut() {
+        for c in self.slow.classes.iter_mut() {
             if moved(*c) {
                 *c = 0;
             }
