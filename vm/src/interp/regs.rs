@@ -96,8 +96,20 @@
 //! conditional branches, which LLVM does not duplicate into; an experiment
 //! without the checkpoints threaded them all and gained nothing), a
 //! two-way method cache probed in the loops (it ends a conflict that cost
-//! Havlak 1.6 million misses, 3% of its time), `r_full_block` inline,
-//! `#[cold]` on the slow paths the loops call, and profile-guided builds.
+//! Havlak 1.6 million misses, 3% of its time; the out-of-line miss path
+//! now probes a victim entry instead, see `MethodCache`), `r_full_block`
+//! inline, `#[cold]` on the slow paths the loops call, profile-guided
+//! builds, and directed super sends activated from the SistaV1 loop (1% of
+//! Havlak's instructions saved, Richards 4-5% slower through the loop's
+//! register allocation, even with the arm reduced to one call).
+//!
+//! Every function is aligned to 64 bytes (`.cargo/config.toml`): the
+//! loops' speed depended on their start address modulo 64, which moved
+//! with the size of unrelated code (Queens by 10-15%). Where the `Vm`'s
+//! fields and the VM's allocations fall still moves single benchmarks by
+//! up to 7% (a build that only added a field to `MethodCache` shifted the
+//! loops' field offsets by 8 bytes and nothing else), so a change is
+//! judged by instruction counts (callgrind) and by all eleven benchmarks.
 
 use super::code::{Code, PAD};
 use super::frame::*;
