@@ -432,7 +432,7 @@ impl Heap {
     pub fn init_slots(&mut self, obj: Oop, first: usize, n: usize, mut value: impl FnMut(usize) -> Oop) {
         debug_assert!(first + n <= self.num_slots(obj));
         let (lo, hi) = (self.young_lo, self.young_hi);
-        let young = |v: Oop| v.0 & 7 == 0 && v.0.wrapping_sub(lo) < hi.wrapping_sub(lo);
+        let young = |v: Oop| crate::newspace::young_in(lo, hi, v);
         let mut any_young = false;
         let words = self.mem.words_mut(self.slot_addr(obj, first), n);
         for (i, w) in words.iter_mut().enumerate() {

@@ -114,16 +114,23 @@ impl HeapMemory {
         unsafe { (addr as *mut u64).write_unaligned(v) }
     }
 
-    /// The `n` words from `addr`, checked against committed memory once:
-    /// for readers of several fields of one object.
+    /// The check for the `n` words from `addr`: inside committed memory
+    /// and 8-aligned, as a `u64` slice must be.
     #[inline(always)]
-    pub fn words(&self, addr: usize, n: usize) -> &[u64] {
+    fn check_words(&self, addr: usize, n: usize) {
         let len = n.saturating_mul(WORD_BYTES);
         self.check(addr, len);
         if !addr.is_multiple_of(WORD_BYTES) {
             bad_access(addr, len, self.region.base(), self.committed);
         }
-        // SAFETY: inside committed memory (checked above) and 8-aligned;
+    }
+
+    /// The `n` words from `addr`, checked against committed memory once:
+    /// for readers of several fields of one object.
+    #[inline(always)]
+    pub fn words(&self, addr: usize, n: usize) -> &[u64] {
+        self.check_words(addr, n);
+        // SAFETY: inside committed memory and 8-aligned (checked above);
         // the slice borrows `self`, so nothing writes or unmaps the memory
         // while it lives.
         unsafe { std::slice::from_raw_parts(addr as *const u64, n) }
@@ -132,12 +139,8 @@ impl HeapMemory {
     /// The `n` words from `addr`, writable, checked once (see `words`).
     #[inline(always)]
     pub fn words_mut(&mut self, addr: usize, n: usize) -> &mut [u64] {
-        let len = n.saturating_mul(WORD_BYTES);
-        self.check(addr, len);
-        if !addr.is_multiple_of(WORD_BYTES) {
-            bad_access(addr, len, self.region.base(), self.committed);
-        }
-        // SAFETY: inside committed memory (checked above) and 8-aligned;
+        self.check_words(addr, n);
+        // SAFETY: inside committed memory and 8-aligned (checked above);
         // the mutable slice borrows `self` exclusively.
         unsafe { std::slice::from_raw_parts_mut(addr as *mut u64, n) }
     }

@@ -108,7 +108,7 @@ impl Heap {
     /// True for references to objects in new space.
     #[inline(always)]
     pub fn is_young(&self, o: Oop) -> bool {
-        o.0 & 7 == 0 && o.0.wrapping_sub(self.young_lo) < self.young_hi.wrapping_sub(self.young_lo)
+        young_in(self.young_lo, self.young_hi, o)
     }
 
     /// Adds an old object to the remembered set (idempotent).
@@ -243,4 +243,11 @@ impl Heap {
             self.gc.full_requested = true;
         }
     }
+}
+
+/// `Heap::is_young` with the new-space range `[lo, hi)` at hand, for a
+/// caller that holds a borrow of the heap's memory.
+#[inline(always)]
+pub(crate) fn young_in(lo: u64, hi: u64, o: Oop) -> bool {
+    o.0 & 7 == 0 && o.0.wrapping_sub(lo) < hi.wrapping_sub(lo)
 }
