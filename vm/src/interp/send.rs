@@ -184,6 +184,12 @@ impl MethodCache {
         self.slow.classes[Self::class_slot(o)] = o.0;
     }
 
+    /// `probe`, then `probe_victim`: the out-of-line paths' probe.
+    pub(crate) fn probe_with_victim(&mut self, key: u64, selector: Oop) -> Option<Hit> {
+        self.probe(key, selector)
+            .or_else(|| self.probe_victim(key, selector))
+    }
+
     /// The victim of the slot `key` and `selector` map to, when it is
     /// theirs: it changes places with the slot's entry, and is answered.
     pub(crate) fn probe_victim(&mut self, key: u64, selector: Oop) -> Option<Hit> {
@@ -349,18 +355,8 @@ impl Vm {
     pub(crate) fn send(&mut self, selector: Oop, nargs: usize) -> Result<(), Fault> {
         let rcvr = self.stack_value(nargs);
         let key = self.heap.class_index_of(rcvr) as u64 + 1;
-        if let Some(Hit {
-            method: m,
-            primitive: prim,
-            ..
-        }) = self.cache.probe(key, selector)
-        {
-            if self.options.trace == Trace::None {
-                return self.execute_cached(m, prim as usize, nargs);
-            }
-        }
         if self.options.trace == Trace::None {
-            if let Some(hit) = self.cache.probe_victim(key, selector) {
+            if let Some(hit) = self.cache.probe_with_victim(key, selector) {
                 return self.execute_cached(hit.method, hit.primitive as usize, nargs);
             }
         }
@@ -431,11 +427,7 @@ impl Vm {
         let cls = self.stack_value(0);
         let key = cls.0 | SUPER_KEY_TAG;
         if self.options.trace == Trace::None {
-            if let Some(hit) = self
-                .cache
-                .probe(key, selector)
-                .or_else(|| self.cache.probe_victim(key, selector))
-            {
+            if let Some(hit) = self.cache.probe_with_victim(key, selector) {
                 self.pop();
                 return self.execute_cached(hit.method, hit.primitive as usize, nargs);
             }
