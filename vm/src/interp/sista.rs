@@ -130,7 +130,7 @@ impl Vm {
             if STEP && !self.take_step() {
                 break;
             }
-            let b = self.r_fetch(&mut r);
+            let b = self.r_fetch_opcode(&mut r);
             // The arms that send leave this block with the selector and
             // argument count (`send!`), so that the loop has one copy of the
             // send path; every other arm continues with the next bytecode.

@@ -20,7 +20,7 @@ impl Vm {
             if STEP && !self.take_step() {
                 break;
             }
-            let b = self.r_fetch(&mut r);
+            let b = self.r_fetch_opcode(&mut r);
             // One copy of the send path: see run_sista.
             let (sel, nargs) = 'send: {
                 macro_rules! send {
