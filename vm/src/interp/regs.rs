@@ -22,7 +22,8 @@
 //!   the tagged words), and `==` (a comparison followed by a conditional
 //!   jump does not push its Boolean);
 //! - `at:`, `at:put:` and `size` on Arrays and byte objects when the method
-//!   cache says the method is the primitive;
+//!   cache says the method is the primitive; the at-cache (`AtEntry`)
+//!   remembers that, and the size, for recent receivers;
 //! - sends that hit the method cache: a plain activation (the entry
 //!   carries the header fields it needs, `FrameShape`), a quick method
 //!   (self, a constant or an instance variable, answered without a frame),
@@ -122,7 +123,7 @@
 
 use super::code::{Code, PAD};
 use super::frame::*;
-use super::send::{Hit, QUICK_SETTER};
+use super::send::{Hit, AT_BYTE, AT_CHAR, AT_SEND, AT_SIZE, AT_SLOT, QUICK_SETTER};
 use super::stack::{in_frames, StackWords, MAX_FAST_FETCH};
 use super::{Fault, Trace, Vm};
 use gc::format;
@@ -784,8 +785,9 @@ impl Vm {
     /// `at:`, `at:put:` and `size` (special selectors 16, 17, 18) on an
     /// Array or a byte object (String, Symbol, ByteArray) with an index in
     /// range, done here when the method a send would run is the matching
-    /// primitive (60, 61, 62, or 63 and 64 for Characters in byte objects):
-    /// a method cache hit says so. False leaves it to the send.
+    /// primitive (60, 61, 62, or 63 and 64 for Characters in byte objects).
+    /// The at-cache (`AtEntry`) says so for recent receivers; for others,
+    /// `indexed_kind` looks. False leaves it to the send.
     #[inline(always)]
     pub(crate) fn r_indexed(&mut self, r: &mut Regs, k: usize) -> bool {
         let nargs = match k {
@@ -794,19 +796,94 @@ impl Vm {
             _ => 0,
         };
         let rcvr = Oop(r.w(up(r.sp, nargs)));
-        if !rcvr.is_object() {
+        let e = self.cache.at_entry(rcvr, k);
+        let (kind, size) = if e.rcvr == rcvr.0 {
+            (e.kind, e.size)
+        } else {
+            self.indexed_kind(rcvr, k)
+        };
+        if kind == AT_SEND {
             return false;
         }
+        let v = if k == 18 {
+            Oop::small_int(size as i64)
+        } else {
+            let index = Oop(r.w(up(r.sp, nargs - 1)));
+            let i = index.small_int_value();
+            if !index.is_small_integer() || i < 1 || i as u64 > size {
+                return false;
+            }
+            let i = i as usize - 1;
+            if k == 16 {
+                match kind {
+                    AT_SLOT => self.heap.slot(rcvr, i),
+                    AT_BYTE => Oop::small_int(self.heap.byte_at(rcvr, i) as i64),
+                    _ => Oop::character(self.heap.byte_at(rcvr, i) as u32),
+                }
+            } else {
+                let v = Oop(r.w(r.sp));
+                match kind {
+                    AT_SLOT => self.heap.set_slot(rcvr, i, v),
+                    AT_BYTE if v.is_small_integer() && (0..256).contains(&v.small_int_value()) => {
+                        self.heap.set_byte_at(rcvr, i, v.small_int_value() as u8)
+                    }
+                    AT_CHAR if v.is_character() && v.character_value() < 256 => {
+                        self.heap.set_byte_at(rcvr, i, v.character_value() as u8)
+                    }
+                    _ => return false,
+                }
+                v
+            }
+        };
+        r.sp = up(r.sp, nargs);
+        r.set(r.sp, v.0);
+        true
+    }
+
+    /// What special selector `k` (16, 17 or 18) does on `rcvr` and its
+    /// indexable size, noted in the at-cache (see `AtEntry`) when `rcvr`
+    /// is an object. `AT_SEND` leaves it to the send: `rcvr` is not an
+    /// Array or a byte object, the method a send would run is not the
+    /// matching primitive (a method cache hit says which it is, and the
+    /// at-cache's class memo remembers it), or `at:put:` meets an
+    /// immutable object.
+    #[inline(never)]
+    fn indexed_kind(&mut self, rcvr: Oop, k: usize) -> (u8, u64) {
+        if !rcvr.is_object() {
+            return (AT_SEND, 0);
+        }
+        let (kind, size) = self.indexed_kind_of_object(rcvr, k).unwrap_or((AT_SEND, 0));
+        self.cache.note_at(rcvr, k, kind, size);
+        (kind, size)
+    }
+
+    fn indexed_kind_of_object(&mut self, rcvr: Oop, k: usize) -> Option<(u8, u64)> {
         let h = self.heap.header(rcvr);
         let f = h.format();
         let bytes = (format::BYTES..format::COMPILED_METHOD).contains(&f);
         if f != format::INDEXABLE && !bytes {
-            return false;
+            return None;
         }
-        let (selector, _) = self.special_selector(k);
-        let Some(hit) = self.cache.probe(h.class_index() as u64 + 1, selector) else {
-            return false;
+        let ci = h.class_index();
+        let kind = match self.cache.at_class(ci, k) {
+            Some(kind) => kind,
+            None => {
+                let (selector, _) = self.special_selector(k);
+                let prim = self.cache.probe(ci as u64 + 1, selector)?.primitive;
+                let kind = match (k, bytes, prim) {
+                    (18, _, 62) => AT_SIZE,
+                    (16, false, 60) | (17, false, 61) => AT_SLOT,
+                    (16, true, 60) | (17, true, 61) => AT_BYTE,
+                    (16, true, 63) | (17, true, 64) => AT_CHAR,
+                    _ => AT_SEND,
+                };
+                self.cache.note_at_class(ci, k, kind);
+                kind
+            }
         };
+        if kind == AT_SEND || (k == 17 && h.is_immutable()) {
+            return None;
+        }
         let slots = if h.num_slots_field() != gc::header::OVERFLOW_SLOTS {
             h.num_slots_field()
         } else {
@@ -819,48 +896,7 @@ impl Vm {
         } else {
             slots
         };
-        let v = match (k, hit.primitive) {
-            (18, 62) => Oop::small_int(size as i64),
-            (16 | 17, _) => {
-                let index = Oop(r.w(up(r.sp, nargs - 1)));
-                let i = index.small_int_value();
-                if !index.is_small_integer() || i < 1 || i as usize > size {
-                    return false;
-                }
-                let i = i as usize - 1;
-                match (k, bytes, hit.primitive) {
-                    (16, false, 60) => self.heap.slot(rcvr, i),
-                    (16, true, 60) => Oop::small_int(self.heap.byte_at(rcvr, i) as i64),
-                    (16, true, 63) => Oop::character(self.heap.byte_at(rcvr, i) as u32),
-                    (17, _, 61 | 64) if !h.is_immutable() => {
-                        let v = Oop(r.w(r.sp));
-                        if !bytes && hit.primitive == 61 {
-                            self.heap.set_slot(rcvr, i, v);
-                        } else if bytes
-                            && hit.primitive == 61
-                            && (0..256).contains(&v.small_int_value())
-                            && v.is_small_integer()
-                        {
-                            self.heap.set_byte_at(rcvr, i, v.small_int_value() as u8);
-                        } else if bytes
-                            && hit.primitive == 64
-                            && v.is_character()
-                            && v.character_value() < 256
-                        {
-                            self.heap.set_byte_at(rcvr, i, v.character_value() as u8);
-                        } else {
-                            return false;
-                        }
-                        v
-                    }
-                    _ => return false,
-                }
-            }
-            _ => return false,
-        };
-        r.sp = up(r.sp, nargs);
-        r.set(r.sp, v.0);
-        true
+        Some((kind, size as u64))
     }
 
     /// A send from a bytecode loop. A cache hit on a method without a

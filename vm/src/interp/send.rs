@@ -9,6 +9,8 @@ use gc::{format, Oop};
 
 const CACHE_SIZE: usize = 4096;
 const CLASS_MEMO: usize = 256;
+/// Entries per special selector in the at-cache (`AtEntry`).
+const AT_WAYS: usize = 64;
 
 /// The method cache's primitive index for a quick setter (see
 /// `quick_primitive_of`): above every real primitive index (15 bits), so a
@@ -52,7 +54,44 @@ struct SlowTables {
     /// format, size, identity hash and class-table entry) changes only
     /// through a become or when objects move, and both flush.
     classes: [u64; CLASS_MEMO],
+    /// The at-cache: what `at:`, `at:put:` and `size` (special selectors
+    /// 16, 17, 18) do on recently used receivers, `AT_WAYS` entries each,
+    /// by address (see `AtEntry`).
+    at: [AtEntry; 3 * AT_WAYS],
+    /// What `at:`, `at:put:` and `size` do on instances of a class, for
+    /// receivers the at-cache misses (direct-mapped by class index, each
+    /// `(class index + 1) << 8 | kind`). It depends on the methods only,
+    /// so `flush` forgets it and `flush_where` (after a scavenge) keeps it.
+    at_classes: [u64; 3 * AT_WAYS],
 }
+
+/// What the special selector `at:`, `at:put:` or `size` does on one
+/// receiver, as the bytecode loops' inline path (`Vm::r_indexed`) needs
+/// it: its kind (`AT_SEND`, `AT_SLOT`, `AT_BYTE`, `AT_CHAR`, `AT_SIZE`)
+/// and its indexable size. Both follow from the receiver's class (which method the
+/// send would run), format, size and, for `at:put:`, mutability. A class
+/// change (primitives 115, 160) and primitive 164 forget every entry; a
+/// become, a change of methods and anything that moves objects flush the
+/// cache, which forgets the entries of moved receivers; so an entry whose
+/// `rcvr` matches is still true.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct AtEntry {
+    /// The receiver; 0 (and `AT_SEND`) when empty.
+    pub rcvr: u64,
+    pub size: u64,
+    pub kind: u8,
+}
+
+/// A send: the receiver is not one the inline path handles.
+pub(crate) const AT_SEND: u8 = 0;
+/// `at:`/`at:put:` on a pointer object's slots (primitives 60 and 61).
+pub(crate) const AT_SLOT: u8 = 1;
+/// On a byte object's bytes as SmallIntegers (primitives 60 and 61).
+pub(crate) const AT_BYTE: u8 = 2;
+/// On a byte object's bytes as Characters (primitives 63 and 64).
+pub(crate) const AT_CHAR: u8 = 3;
+/// `size` by primitive 62.
+pub(crate) const AT_SIZE: u8 = 4;
 
 #[derive(Clone, Copy)]
 struct CacheEntry {
@@ -145,6 +184,8 @@ impl MethodCache {
             slow: Box::new(SlowTables {
                 victims: [CacheEntry::default(); CACHE_SIZE],
                 classes: [0; CLASS_MEMO],
+                at: [AtEntry::default(); 3 * AT_WAYS],
+                at_classes: [0; 3 * AT_WAYS],
             }),
             copies: CodeCopies::new(),
         }
@@ -182,6 +223,47 @@ impl MethodCache {
     #[inline]
     pub(crate) fn note_class(&mut self, o: Oop) {
         self.slow.classes[Self::class_slot(o)] = o.0;
+    }
+
+    #[inline(always)]
+    fn at_slot(rcvr: Oop, k: usize) -> usize {
+        (k - 16) * AT_WAYS + (rcvr.0 >> 3) as usize % AT_WAYS
+    }
+
+    /// The at-cache entry special selector `k` (16, 17 or 18) would use
+    /// for `rcvr`; it is `rcvr`'s if its `rcvr` matches.
+    #[inline(always)]
+    pub(crate) fn at_entry(&self, rcvr: Oop, k: usize) -> AtEntry {
+        self.slow.at[Self::at_slot(rcvr, k)]
+    }
+
+    /// Notes what special selector `k` does on `rcvr` (see `AtEntry`).
+    #[inline]
+    pub(crate) fn note_at(&mut self, rcvr: Oop, k: usize, kind: u8, size: u64) {
+        self.slow.at[Self::at_slot(rcvr, k)] = AtEntry {
+            rcvr: rcvr.0,
+            size,
+            kind,
+        };
+    }
+
+    /// What the class memo says special selector `k` does on instances
+    /// of the class at `class_index`, if it knows.
+    #[inline]
+    pub(crate) fn at_class(&self, class_index: u32, k: usize) -> Option<u8> {
+        let e = self.slow.at_classes[(k - 16) * AT_WAYS + class_index as usize % AT_WAYS];
+        (e >> 8 == class_index as u64 + 1).then_some(e as u8)
+    }
+
+    #[inline]
+    pub(crate) fn note_at_class(&mut self, class_index: u32, k: usize, kind: u8) {
+        self.slow.at_classes[(k - 16) * AT_WAYS + class_index as usize % AT_WAYS] =
+            (class_index as u64 + 1) << 8 | kind as u64;
+    }
+
+    /// Empties the at-cache: an object changed class or mutability.
+    pub(crate) fn forget_at(&mut self) {
+        self.slow.at.fill(AtEntry::default());
     }
 
     /// `probe`, then `probe_victim`: the out-of-line paths' probe.
@@ -243,6 +325,8 @@ impl MethodCache {
             .iter_mut()
             .for_each(|e| *e = CacheEntry::default());
         self.slow.classes.fill(0);
+        self.forget_at();
+        self.slow.at_classes.fill(0);
         self.copies.flush();
     }
 
@@ -260,6 +344,11 @@ impl MethodCache {
         for c in self.slow.classes.iter_mut() {
             if moved(*c) {
                 *c = 0;
+            }
+        }
+        for e in self.slow.at.iter_mut() {
+            if moved(e.rcvr) {
+                *e = AtEntry::default();
             }
         }
         self.copies.flush_where(moved);
@@ -1118,6 +1207,43 @@ mod tests {
         assert!(c.probe_victim(k1, sel).is_some());
         c.flush();
         assert!(c.probe(k1, sel).is_none() && c.probe_victim(k1, sel).is_none());
+    }
+
+    /// The at-cache keeps receivers until a flush names them (or empties
+    /// it); its class memo survives `flush_where`, which no method change
+    /// calls, and goes with `flush`.
+    #[test]
+    fn the_at_cache_goes_with_its_receivers_and_the_class_memo_with_methods() {
+        use super::{MethodCache, AT_BYTE, AT_SEND, AT_SLOT, AT_WAYS};
+        let mut c = MethodCache::new();
+        let (a, b) = (Oop(0x10_0000), Oop(0x20_0008));
+        c.note_at(a, 16, AT_SLOT, 5);
+        c.note_at(b, 17, AT_BYTE, 9);
+        let e = c.at_entry(a, 16);
+        assert_eq!((e.rcvr, e.kind, e.size), (a.0, AT_SLOT, 5));
+        assert_ne!(c.at_entry(a, 17).rcvr, a.0, "at:put: has entries of its own");
+        assert_eq!(c.at_entry(b, 17).kind, AT_BYTE);
+        c.note_at_class(7, 16, AT_SLOT);
+        c.note_at_class(7, 18, AT_SEND);
+        assert_eq!(c.at_class(7, 16), Some(AT_SLOT));
+        assert_eq!(c.at_class(7, 18), Some(AT_SEND));
+        assert_eq!(c.at_class(7, 17), None);
+        assert_eq!(
+            c.at_class(7 + AT_WAYS as u32, 16),
+            None,
+            "another class in the slot"
+        );
+        c.flush_where(|o| o == b.0);
+        assert_eq!(c.at_entry(a, 16).rcvr, a.0);
+        assert_ne!(c.at_entry(b, 17).rcvr, b.0);
+        assert_eq!(c.at_class(7, 16), Some(AT_SLOT));
+        c.forget_at();
+        assert_ne!(c.at_entry(a, 16).rcvr, a.0);
+        assert_eq!(c.at_class(7, 16), Some(AT_SLOT));
+        c.note_at(a, 16, AT_SLOT, 5);
+        c.flush();
+        assert_ne!(c.at_entry(a, 16).rcvr, a.0);
+        assert_eq!(c.at_class(7, 16), None);
     }
 
     /// `basicNew` notes the classes it checked; both flushes forget them.

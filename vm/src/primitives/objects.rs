@@ -402,6 +402,8 @@ impl Vm {
                 let ci = self.heap.header(other).class_index();
                 let h = self.heap.header(rcvr).with_class_index(ci);
                 self.heap.set_header(rcvr, h);
+                // The at-cache knows receivers by what their class does.
+                self.cache.forget_at();
                 Ok(self.prim_return(1, rcvr))
             }
             163 => {
@@ -418,6 +420,8 @@ impl Vm {
                 let on = flag == self.heap.true_obj();
                 let h = self.heap.header(rcvr).with_flag(IMMUTABLE_BIT, on);
                 self.heap.set_header(rcvr, h);
+                // The at-cache holds `at:put:` entries for mutable objects.
+                self.cache.forget_at();
                 if on && !old {
                     // Frames may write their receivers' slots without
                     // reading the header (see `RCVR_SLOTS_SHIFT`).
