@@ -68,11 +68,12 @@ struct SlowTables {
 /// What the special selector `at:`, `at:put:` or `size` does on one
 /// receiver, as the bytecode loops' inline path (`Vm::r_indexed`) needs
 /// it: its kind (`AT_SEND`, `AT_SLOT`, `AT_BYTE`, `AT_CHAR`, `AT_SIZE`)
-/// and its indexable size. Both follow from the receiver's class (which method the
-/// send would run), format, size and, for `at:put:`, mutability. A class
-/// change (primitives 115, 160) and primitive 164 forget every entry; a
-/// become, a change of methods and anything that moves objects flush the
-/// cache, which forgets the entries of moved receivers; so an entry whose
+/// and its indexable size. Both follow from the receiver's class (which
+/// method the send would run), format, size and, for `at:put:`,
+/// mutability. A class change (primitives 115, 160) and primitive 164
+/// forget every entry; a become, a change of methods and anything that
+/// moves or frees objects flush the cache, which forgets the entries of
+/// moved receivers (all of them but after a scavenge); so an entry whose
 /// `rcvr` matches is still true.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct AtEntry {
