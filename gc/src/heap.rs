@@ -446,14 +446,17 @@ impl Heap {
     }
 
     /// Stores into slot `i` with the store check (write barrier): an old
-    /// object that receives a young reference is remembered.
-    #[inline]
+    /// object that receives a young reference is remembered. Always
+    /// inlined, with the remembering out of line: the bytecode loops store
+    /// receiver variables and `at:put:` through it, and a call there makes
+    /// them save and restore their registers around it.
+    #[inline(always)]
     pub fn set_slot(&mut self, obj: Oop, i: usize, v: Oop) {
         debug_assert!(i < self.num_slots(obj));
         let a = self.slot_addr(obj, i);
         self.mem.set_u64_at(a, v.0);
         if self.is_young(v) && !self.is_young(obj) {
-            self.remember(obj);
+            self.remember_out_of_line(obj);
         }
     }
 

@@ -111,6 +111,13 @@ impl Heap {
         young_in(self.young_lo, self.young_hi, o)
     }
 
+    /// `remember`, as a call: for store checks inlined into hot paths.
+    #[cold]
+    #[inline(never)]
+    pub fn remember_out_of_line(&mut self, obj: Oop) {
+        self.remember(obj)
+    }
+
     /// Adds an old object to the remembered set (idempotent).
     #[inline]
     pub fn remember(&mut self, obj: Oop) {
