@@ -636,7 +636,50 @@ impl Heap {
     /// old space. Allocation never collects: when eden is full (or old space
     /// grew past its threshold) it sets [`Heap::gc_requested`] and the VM
     /// collects at its next safe point.
+    #[inline]
     pub fn allocate(
+        &mut self,
+        class_index: u32,
+        fmt: u8,
+        num_slots: usize,
+        fill: Oop,
+    ) -> Result<Oop, AllocError> {
+        match self.allocate_in_eden(class_index, fmt, num_slots, fill) {
+            Some(obj) => Ok(obj),
+            None => self.allocate_slow(class_index, fmt, num_slots, fill),
+        }
+    }
+
+    /// `allocate`'s common case, inline in its callers: an object without
+    /// an overflow word that fits in eden, with no stress collections
+    /// configured. One range check for the whole object, and no store
+    /// check: the object is young. None leaves it to `allocate_slow`,
+    /// which also requests the scavenge when eden is full.
+    #[inline(always)]
+    fn allocate_in_eden(&mut self, class_index: u32, fmt: u8, num_slots: usize, fill: Oop) -> Option<Oop> {
+        if num_slots >= header::OVERFLOW_SLOTS || self.gc.config.stress.is_some() {
+            return None;
+        }
+        let bytes = object_bytes(num_slots);
+        let ns = self.ns.as_mut()?;
+        if bytes > self.gc.config.large_object_bytes || ns.eden_end - ns.eden_ptr < bytes {
+            return None;
+        }
+        let chunk = ns.eden_ptr;
+        ns.eden_ptr += bytes;
+        self.gc.stats.allocations += 1;
+        let words = self.mem.words_mut(chunk, bytes / WORD);
+        words[0] = Header::new(class_index, fmt, num_slots, 0).0;
+        for w in &mut words[1..] {
+            *w = fill.0;
+        }
+        Some(Oop::from_addr(chunk))
+    }
+
+    /// `allocate` for what `allocate_in_eden` leaves: large objects, old
+    /// space, a full eden, stress collections.
+    #[inline(never)]
+    fn allocate_slow(
         &mut self,
         class_index: u32,
         fmt: u8,

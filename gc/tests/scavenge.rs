@@ -2,7 +2,7 @@
 
 use gc::config::GcConfig;
 use gc::header::format;
-use gc::testkit::{canonical_walk, test_heap, visit_vec, TestAlloc};
+use gc::testkit::{canonical_walk, classes, test_heap, visit_vec, TestAlloc};
 use gc::{verify, GcKind, Heap, Oop, VerifyOptions};
 
 fn cfg() -> GcConfig {
@@ -43,6 +43,47 @@ fn store_check_remembers_old_objects() {
     h.set_slot(old, 6, young);
     assert_eq!(h.remembered_set().len(), 1);
     clean(&h);
+}
+
+/// `allocate` has an inline path for small objects in eden and a general
+/// one (taken for every object under stress collections): both must build
+/// the same objects, and both count them.
+#[test]
+fn the_eden_fast_path_builds_what_the_general_path_builds() {
+    let stressed = GcConfig {
+        stress: Some(1_000_000),
+        ..cfg()
+    };
+    let mut fast = test_heap(cfg());
+    let mut general = test_heap(stressed);
+    // (format, slots, filled with nil or with zeros); the heaps sit at
+    // different addresses, so objects are compared relative to their nil.
+    for (class, fmt, n, nil_fill) in [
+        (classes::ARRAY, format::INDEXABLE, 0, true),
+        (classes::POINT, format::FIXED, 2, true),
+        (classes::ARRAY, format::INDEXABLE, 254, true),
+        (classes::ARRAY, format::INDEXABLE, 255, true),
+        (classes::BYTE_ARRAY, format::BYTES + 3, 2, false),
+        (classes::WORD_ARRAY, format::WORDS64, 1, false),
+    ] {
+        let before = (fast.stats().allocations, general.stats().allocations);
+        let fill = |h: &Heap| if nil_fill { h.nil() } else { Oop(0) };
+        let (fa, fb) = (fill(&fast), fill(&general));
+        let a = fast.allocate(class, fmt, n, fa).expect("allocates");
+        let b = general.allocate(class, fmt, n, fb).expect("allocates");
+        assert_eq!(fast.is_young(a), general.is_young(b), "{fmt} {n}");
+        assert_eq!(fast.header(a), general.header(b), "{fmt} {n}");
+        assert_eq!(fast.num_slots(a), n);
+        for i in 0..n {
+            assert_eq!(fast.slot(a, i), fa, "{fmt} {n} {i}");
+            assert_eq!(general.slot(b, i), fb, "{fmt} {n} {i}");
+        }
+        assert_eq!(fast.stats().allocations, before.0 + 1);
+        assert_eq!(general.stats().allocations, before.1 + 1);
+    }
+    assert!(fast.remembered_set().is_empty());
+    clean(&fast);
+    clean(&general);
 }
 
 #[test]
