@@ -102,7 +102,14 @@
 //! inline, `#[cold]` on the slow paths the loops call, profile-guided
 //! builds, and directed super sends activated from the SistaV1 loop (1% of
 //! Havlak's instructions saved, Richards 4-5% slower through the loop's
-//! register allocation, even with the arm reduced to one call).
+//! register allocation, even with the arm reduced to one call; tried again
+//! after the dispatch-ip change, Havlak's instructions rose 1.3%: most of
+//! its 2.3 million super sends are `super new` and call a primitive, which
+//! a plain activation does not cover). Also a path of its own for a loop's
+//! backward jump (extB then 237, 49 instructions down to 25; Queens 8%
+//! slower), and a 256-entry at-cache per selector (Havlak's misses fell
+//! only from 5.1 to 4.7 million: most are receivers seen for the first
+//! time).
 //!
 //! Every function is aligned to 64 bytes (`.cargo/config.toml`): the
 //! loops' speed depended on their start address modulo 64, which moved
