@@ -653,21 +653,16 @@ impl Heap {
     /// `allocate`'s common case, inline in its callers: an object without
     /// an overflow word that fits in eden, with no stress collections
     /// configured. One range check for the whole object, and no store
-    /// check: the object is young. None leaves it to `allocate_slow`,
-    /// which also requests the scavenge when eden is full.
+    /// check: the object is young. None leaves it to `allocate_slow`
+    /// (`eden_chunk` has requested the scavenge when eden is full).
     #[inline(always)]
     fn allocate_in_eden(&mut self, class_index: u32, fmt: u8, num_slots: usize, fill: Oop) -> Option<Oop> {
         if num_slots >= header::OVERFLOW_SLOTS || self.gc.config.stress.is_some() {
             return None;
         }
         let bytes = object_bytes(num_slots);
-        let ns = self.ns.as_mut()?;
-        if bytes > self.gc.config.large_object_bytes || ns.eden_end - ns.eden_ptr < bytes {
-            return None;
-        }
-        let chunk = ns.eden_ptr;
-        ns.eden_ptr += bytes;
-        self.gc.stats.allocations += 1;
+        let chunk = self.eden_chunk(bytes)?;
+        self.note_allocation();
         let words = self.mem.words_mut(chunk, bytes / WORD);
         words[0] = Header::new(class_index, fmt, num_slots, 0).0;
         for w in &mut words[1..] {

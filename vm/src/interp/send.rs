@@ -231,6 +231,11 @@ impl MethodCache {
         (k - 16) * AT_WAYS + (rcvr.0 >> 3) as usize % AT_WAYS
     }
 
+    #[inline(always)]
+    fn at_class_slot(class_index: u32, k: usize) -> usize {
+        (k - 16) * AT_WAYS + class_index as usize % AT_WAYS
+    }
+
     /// The at-cache entry special selector `k` (16, 17 or 18) would use
     /// for `rcvr`; it is `rcvr`'s if its `rcvr` matches.
     #[inline(always)]
@@ -252,13 +257,13 @@ impl MethodCache {
     /// of the class at `class_index`, if it knows.
     #[inline]
     pub(crate) fn at_class(&self, class_index: u32, k: usize) -> Option<u8> {
-        let e = self.slow.at_classes[(k - 16) * AT_WAYS + class_index as usize % AT_WAYS];
+        let e = self.slow.at_classes[Self::at_class_slot(class_index, k)];
         (e >> 8 == class_index as u64 + 1).then_some(e as u8)
     }
 
     #[inline]
     pub(crate) fn note_at_class(&mut self, class_index: u32, k: usize, kind: u8) {
-        self.slow.at_classes[(k - 16) * AT_WAYS + class_index as usize % AT_WAYS] =
+        self.slow.at_classes[Self::at_class_slot(class_index, k)] =
             (class_index as u64 + 1) << 8 | kind as u64;
     }
 
