@@ -29,6 +29,7 @@
 //! registers from `Vm::regs` after anything out of line, so a loop never
 //! holds a pointer into a dropped copy.
 
+use super::send::FrameShape;
 use gc::method::BytecodeSet;
 use gc::Oop;
 use std::collections::HashMap;
@@ -68,12 +69,16 @@ pub(crate) fn sentinels(set: BytecodeSet, ip: usize) -> *const u8 {
 }
 
 /// A method's copy as the loops use it: `ptr[0..len]` are the method's
-/// bytes, `ptr[len..len + PAD]` sentinels of `set`.
+/// bytes, `ptr[len..len + PAD]` sentinels of `set`; `shape` holds the
+/// header fields an activation needs, so that a block activation from the
+/// memo reads no header (a header write flushes the copies, as it does the
+/// method cache, whose entries carry the same fields).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Code {
     pub ptr: *const u8,
     pub len: usize,
     pub set: BytecodeSet,
+    pub shape: FrameShape,
 }
 
 impl Code {
@@ -106,13 +111,18 @@ pub(crate) const NO_CODE: Code = Code {
     ptr: std::ptr::null(),
     len: 0,
     set: BytecodeSet::SistaV1,
+    shape: FrameShape::EMPTY,
 };
+
+/// The key of an empty memo entry: not an object's address (those are
+/// 8-aligned), so that no lookup of an object finds `NO_CODE`.
+const NO_KEY: u64 = 1;
 
 impl CodeCopies {
     pub fn new() -> CodeCopies {
         CodeCopies {
             copies: HashMap::default(),
-            memo: Box::new([(0, NO_CODE); MEMO]),
+            memo: Box::new([(NO_KEY, NO_CODE); MEMO]),
             writes: 0,
         }
     }
@@ -139,6 +149,7 @@ impl CodeCopies {
         &mut self,
         method: Oop,
         set: BytecodeSet,
+        shape: FrameShape,
         whole: bool,
         bytes: impl FnOnce() -> Vec<u8>,
     ) -> Code {
@@ -152,6 +163,7 @@ impl CodeCopies {
             ptr: copy.as_ptr(),
             len: copy.len() - PAD,
             set,
+            shape,
         };
         if !whole {
             self.memo[Self::memo_index(method)] = (method.0, code);
@@ -177,7 +189,7 @@ impl CodeCopies {
     /// Drops every copy: objects moved, or a method's bytes changed.
     pub fn flush(&mut self) {
         self.copies.clear();
-        self.memo.iter_mut().for_each(|e| *e = (0, NO_CODE));
+        self.memo.iter_mut().for_each(|e| *e = (NO_KEY, NO_CODE));
     }
 
     /// Drops the copies of the methods at addresses `moved` names.
@@ -185,7 +197,7 @@ impl CodeCopies {
         self.copies.retain(|&key, _| !moved(key & !7));
         for e in self.memo.iter_mut() {
             if moved(e.0) {
-                *e = (0, NO_CODE);
+                *e = (NO_KEY, NO_CODE);
             }
         }
     }

@@ -387,10 +387,11 @@ impl Vm {
         } else {
             self.fetch_len(method)
         };
+        let shape = super::send::FrameShape::of(self.method_header(method));
         let heap = &self.heap;
         self.cache
             .copies
-            .get_or_copy(method, set, whole, || heap.body(method)[..len].to_vec())
+            .get_or_copy(method, set, shape, whole, || heap.body(method)[..len].to_vec())
     }
 
     /// The bytes of `method` the loops fetch without a check: its code
@@ -497,6 +498,7 @@ impl Vm {
             ptr: r.code,
             len: self.code.len,
             set,
+            shape: super::send::FrameShape::EMPTY,
         };
         // The frame's method, or the one `sync` last saw, as a malformed
         // method can overwrite its frame's method slot.
@@ -1035,9 +1037,9 @@ impl Vm {
         if !cl.is_object() || r.sp < FRAME_HEADROOM + 128 + nargs {
             return None;
         }
-        // The closure's fields and the block's headers each come with one
-        // range check (`slot_words`), not one per read. An overflow count
-        // (255) fails the bound on copied values.
+        // The closure's fields come with one range check (`slot_words`), not
+        // one per read. An overflow count (255) fails the bound on copied
+        // values.
         let n = self.heap.header(cl).num_slots_field();
         let ncopied = n.checked_sub(closure::FULL_FIRST_COPIED_VALUE)?;
         if ncopied > 64 {
@@ -1048,12 +1050,18 @@ impl Vm {
         if !code.is_object() || fields[closure::NUM_ARGS] != Oop::small_int(nargs as i64).0 {
             return None;
         }
-        let (code_header, method_header) = self.heap.header_and_slots(code, 1);
-        if !format::is_compiled_method(code_header.format()) {
-            return None;
-        }
-        let h =
-            gc::method::MethodHeader::from_oop(Oop(method_header[0])).unwrap_or(gc::method::MethodHeader(0));
+        // The CompiledBlock's copy, with its header's fields (`Code::shape`):
+        // from the memo, no header read.
+        let Some(copy) = self.cache.copies.memo(code) else {
+            // Fills the memo; the second attempt finds the copy there.
+            self.block_code_miss(code)?;
+            return self
+                .cache
+                .copies
+                .memo(code)
+                .and_then(|_| self.r_full_block(r, cl, nargs));
+        };
+        let shape = copy.shape;
         let rcvr = Oop(fields[closure::FULL_RECEIVER]);
         let fp = down(r.sp, 2);
         r.set(up(fp, 1), r.ip as u64);
@@ -1061,23 +1069,28 @@ impl Vm {
         r.set(down(fp, 1), code.0);
         r.set(down(fp, 2), 0);
         r.set(down(fp, 4), rcvr.0);
-        let mut sp = r.copy_args(down(fp, 4), nargs);
+        // One argument (`value:`, `do:`'s blocks) without the loop's setup.
+        let mut sp = if nargs == 1 {
+            r.set(down(fp, 5), r.w(r.sp));
+            down(fp, 5)
+        } else {
+            r.copy_args(down(fp, 4), nargs)
+        };
         for &v in &fields[closure::FULL_FIRST_COPIED_VALUE..] {
             sp = down(sp, 1);
             r.set(sp, v);
         }
         let slots_flag = self.rcvr_slots_flag(rcvr);
-        let copy = self.memo_code(code);
         r.set(
             down(fp, 3),
             nargs as u64 | FLAG_BLOCK | set_flag_for(copy.set) | slots_flag,
         );
         let nil = self.nil().0;
-        for _ in (nargs + ncopied)..h.num_temps() {
+        for _ in (nargs + ncopied)..shape.num_temps() {
             sp = down(sp, 1);
             r.set(sp, nil);
         }
-        let ip = h.initial_pc();
+        let ip = shape.initial_pc();
         self.code.len = copy.len;
         self.bytecode_set = copy.set;
         // A new value, not `r` with its fields set: LLVM then writes each
@@ -1090,6 +1103,19 @@ impl Vm {
             words: r.words,
             code: copy.base_for(ip),
         })
+    }
+
+    /// Puts the copy of a block the memo does not hold into the memo for
+    /// `r_full_block`: None when `code` is not a CompiledMethod or
+    /// CompiledBlock.
+    #[cold]
+    #[inline(never)]
+    fn block_code_miss(&mut self, code: Oop) -> Option<()> {
+        if !format::is_compiled_method(self.heap.format(code)) {
+            return None;
+        }
+        self.memo_code_miss(code);
+        Some(())
     }
 
     /// Pushes a frame for `m`, whose receiver and arguments are on the

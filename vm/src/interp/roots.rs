@@ -287,6 +287,25 @@ mod tests {
         assert_eq!(vm.cache.copies.memo(old), None);
     }
 
+    /// The copies' memo hands block activations the header's fields
+    /// (`Code::shape`), and an empty entry answers for no object: not even
+    /// for address 0, which a closure's method field might hold in a
+    /// malformed image.
+    #[test]
+    fn the_copies_memo_carries_the_header_fields_and_answers_only_its_methods() {
+        let mut vm = crate::interp::kernel_vm_after(200);
+        assert_eq!(vm.cache.copies.memo(Oop(0)), None);
+        let m = vm.method;
+        let code = vm.memo_code(m);
+        let h = vm.method_header(m);
+        assert_eq!(code.shape.num_temps(), h.num_temps());
+        assert_eq!(code.shape.initial_pc(), h.initial_pc());
+        assert_eq!(code.shape.bytecode_set(), h.bytecode_set());
+        vm.cache.flush();
+        assert_eq!(vm.cache.copies.memo(Oop(0)), None);
+        assert_eq!(vm.cache.copies.memo(m), None);
+    }
+
     /// A frame whose saved caller fp a malformed method overwrote with its
     /// own fp would send a walk over the frames round forever: the walk
     /// stops with a report instead.

@@ -145,6 +145,8 @@ pub(crate) struct Hit {
 pub(crate) struct FrameShape(u32);
 
 impl FrameShape {
+    pub const EMPTY: FrameShape = FrameShape(0);
+
     pub fn of(h: gc::method::MethodHeader) -> FrameShape {
         let sista = (h.bytecode_set() == gc::method::BytecodeSet::SistaV1) as u32;
         FrameShape(h.num_literals() as u32 | (h.num_temps() as u32) << 15 | sista << 21)
