@@ -756,13 +756,33 @@ impl Heap {
         fixed: usize,
         indexable: usize,
     ) -> Result<Oop, AllocError> {
+        let (fmt, slots, fill) = self
+            .instance_layout(spec, fixed, indexable)
+            .ok_or(AllocError::TooLarge)?;
+        self.allocate(ci, fmt, slots, fill)
+    }
+
+    /// `instantiate_as` when the instance fits in eden without a collection
+    /// or an overflow word (the interpreter's inline `basicNew`): None
+    /// leaves everything else to `instantiate_as`.
+    #[inline(always)]
+    pub fn instantiate_young(&mut self, ci: u32, spec: u8, fixed: usize, indexable: usize) -> Option<Oop> {
+        let (fmt, slots, fill) = self.instance_layout(spec, fixed, indexable)?;
+        self.allocate_in_eden(ci, fmt, slots, fill)
+    }
+
+    /// An instance's format, slot count and fill for an instance
+    /// specification: pointer fields are nil, raw data zero. None for a
+    /// specification that has no instances (a CompiledMethod's, or none).
+    #[inline(always)]
+    fn instance_layout(&self, spec: u8, fixed: usize, indexable: usize) -> Option<(u8, usize, Oop)> {
         let nil = self.roots.nil;
         match spec {
-            format::ZERO_SIZED | format::FIXED | format::EPHEMERON => self.allocate(ci, spec, fixed, nil),
+            format::ZERO_SIZED | format::FIXED | format::EPHEMERON => Some((spec, fixed, nil)),
             format::INDEXABLE | format::FIXED_INDEXABLE | format::WEAK => {
-                self.allocate(ci, spec, fixed + indexable, nil)
+                Some((spec, fixed.checked_add(indexable)?, nil))
             }
-            format::WORDS64 => self.allocate(ci, spec, indexable, Oop(0)),
+            format::WORDS64 => Some((spec, indexable, Oop(0))),
             format::WORDS32..=23 => {
                 let base = match spec {
                     10..=11 => format::WORDS32,
@@ -770,9 +790,9 @@ impl Heap {
                     _ => format::BYTES,
                 };
                 let slots = format::slots_for(base, indexable);
-                self.allocate(ci, format::with_length(base, indexable), slots, Oop(0))
+                Some((format::with_length(base, indexable), slots, Oop(0)))
             }
-            _ => Err(AllocError::TooLarge),
+            _ => None,
         }
     }
 

@@ -961,6 +961,13 @@ impl Vm {
                         return Ok(());
                     }
                 }
+                if hit.primitive == 70 || hit.primitive == 71 {
+                    if let Some(o) = self.r_basic_new(r, rcvr, nargs, hit.primitive) {
+                        r.sp = up(r.sp, nargs);
+                        r.set(r.sp, o.0);
+                        return Ok(());
+                    }
+                }
                 if hit.primitive == 207 || hit.primitive == 209 {
                     if let Some(activated) = self.r_full_block(*r, rcvr, nargs) {
                         *r = activated;
@@ -984,6 +991,31 @@ impl Vm {
         self.send(selector, nargs)?;
         *r = self.regs();
         Ok(())
+    }
+
+    /// `basicNew` and `basicNew:` (the primitives 70 and 71) of a class
+    /// `basic_new` has seen before, when the instance fits in eden: the
+    /// checks `basic_new` makes, without syncing the registers. None leaves
+    /// the send to `execute_cached` (which also signals low space, and
+    /// only old-space allocation can bring that about).
+    #[inline(never)]
+    fn r_basic_new(&mut self, r: &Regs, class: Oop, nargs: usize, prim: u32) -> Option<Oop> {
+        let n = match (prim, nargs) {
+            (70, 0) => 0,
+            (71, 1) => usize::try_from(Oop(r.w(r.sp)).as_small_int()?).ok()?,
+            _ => return None,
+        };
+        if !self.cache.known_class(class) {
+            return None;
+        }
+        let (spec, fixed) = self.heap.class_format(class)?;
+        let indexable = matches!(spec, 2..=4 | 9..=23);
+        if (prim == 71) != indexable || spec >= 24 {
+            return None;
+        }
+        // A class's identity hash is its class index (`Heap::is_class`).
+        let ci = self.heap.header(class).hash();
+        self.heap.instantiate_young(ci, spec, fixed, n)
     }
 
     /// A quick setter: stores `v` in instance variable `i` of `rcvr`
