@@ -961,16 +961,9 @@ impl Vm {
                         return Ok(());
                     }
                 }
-                if hit.primitive == 70 || hit.primitive == 71 {
-                    if let Some(o) = self.r_basic_new(r, rcvr, nargs, hit.primitive) {
-                        r.sp = up(r.sp, nargs);
-                        r.set(r.sp, o.0);
-                        return Ok(());
-                    }
-                }
-                if hit.primitive == 207 || hit.primitive == 209 {
-                    if let Some(activated) = self.r_full_block(*r, rcvr, nargs) {
-                        *r = activated;
+                if matches!(hit.primitive, 70 | 71 | 207 | 209) {
+                    if let Some(done) = self.r_fast_primitive(*r, rcvr, nargs, hit.primitive) {
+                        *r = done;
                         return Ok(());
                     }
                 }
@@ -993,13 +986,28 @@ impl Vm {
         Ok(())
     }
 
+    /// The primitives the send path runs without syncing the registers,
+    /// behind one call (so that the loops' code around it does not change
+    /// with them): `basicNew`/`basicNew:` and a FullBlockClosure's
+    /// `value...`. Answers the registers after the primitive, or None for
+    /// the general path.
+    #[inline(never)]
+    fn r_fast_primitive(&mut self, r: Regs, rcvr: Oop, nargs: usize, prim: u32) -> Option<Regs> {
+        // Two tail calls: no registers to save here.
+        if prim >= 207 {
+            self.r_full_block(r, rcvr, nargs)
+        } else {
+            self.r_basic_new(r, rcvr, nargs, prim)
+        }
+    }
+
     /// `basicNew` and `basicNew:` (the primitives 70 and 71) of a class
     /// `basic_new` has seen before, when the instance fits in eden: the
     /// checks `basic_new` makes, without syncing the registers. None leaves
     /// the send to `execute_cached` (which also signals low space, and
     /// only old-space allocation can bring that about).
     #[inline(never)]
-    fn r_basic_new(&mut self, r: &Regs, class: Oop, nargs: usize, prim: u32) -> Option<Oop> {
+    fn r_basic_new(&mut self, r: Regs, class: Oop, nargs: usize, prim: u32) -> Option<Regs> {
         let n = match (prim, nargs) {
             (70, 0) => 0,
             (71, 1) => usize::try_from(Oop(r.w(r.sp)).as_small_int()?).ok()?,
@@ -1015,7 +1023,10 @@ impl Vm {
         }
         // A class's identity hash is its class index (`Heap::is_class`).
         let ci = self.heap.header(class).hash();
-        self.heap.instantiate_young(ci, spec, fixed, n)
+        let o = self.heap.instantiate_young(ci, spec, fixed, n)?;
+        let sp = up(r.sp, nargs);
+        r.set(sp, o.0);
+        Some(Regs { sp, ..r })
     }
 
     /// A quick setter: stores `v` in instance variable `i` of `rcvr`
