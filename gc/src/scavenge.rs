@@ -9,7 +9,7 @@
 
 use crate::header::{class_index, format, object_bytes, Header, REMEMBERED_BIT, WORD};
 use crate::heap::Heap;
-use crate::newspace::NewSpace;
+use crate::newspace::{young_in, NewSpace};
 use crate::oop::Oop;
 
 /// The VM's root visitor: called with a function to apply to every root slot.
@@ -32,6 +32,9 @@ struct Scavenger<'h> {
     fut_end: usize,
     scan_ptr: usize,
     tenure_all: bool,
+    /// `Heap::young_lo`/`young_hi`: one test rules out the old objects that
+    /// most slots a scavenge reads refer to.
+    young: (u64, u64),
     to_scan: Vec<Oop>,
     tenured: Vec<Oop>,
     weak: Vec<Oop>,
@@ -46,9 +49,9 @@ impl Scavenger<'_> {
         (a >= self.ns.eden_start && a < self.ns.eden_ptr) || (a >= self.past.0 && a < self.past.1)
     }
 
-    #[inline]
+    #[inline(always)]
     fn is_from_obj(&self, o: Oop) -> bool {
-        o.is_object() && self.in_from(o.0)
+        young_in(self.young.0, self.young.1, o) && self.in_from(o.0)
     }
 
     /// Follows forwarders inside from-space without copying.
@@ -63,15 +66,35 @@ impl Scavenger<'_> {
     }
 
     /// The new location of `o`, copying it if it is a young object not yet copied.
+    #[inline(always)]
     fn copy(&mut self, o: Oop) -> Oop {
-        let o = self.resolve(o);
-        if !self.is_from_obj(o) {
-            return o;
+        if self.is_from_obj(o) {
+            self.copy_young(o)
+        } else {
+            o
         }
-        let h = self.h.header(o);
-        let n = self.h.num_slots(o);
+    }
+
+    /// `copy` of an object in from-space: its forwarder's target, or a copy.
+    #[inline(never)]
+    fn copy_young(&mut self, o: Oop) -> Oop {
+        let mut h = self.h.header(o);
+        let mut o = o;
+        if h.is_forwarder() {
+            o = self.resolve(o);
+            if !self.is_from_obj(o) {
+                return o;
+            }
+            h = self.h.header(o);
+        }
+        // The slot count from the header already read; the overflow word
+        // only for large objects.
+        let (n, chunk) = if h.num_slots_field() == crate::header::OVERFLOW_SLOTS {
+            (self.h.num_slots(o), o.addr() - WORD)
+        } else {
+            (h.num_slots_field(), o.addr())
+        };
         let bytes = object_bytes(n);
-        let chunk = self.h.chunk_start(o);
         let off = o.addr() - chunk;
         let in_past = o.addr() >= self.past.0 && o.addr() < self.past.1;
         let tenure = self.tenure_all || in_past || h.is_pinned() || self.fut_end - self.fut_ptr < bytes;
@@ -102,11 +125,12 @@ impl Scavenger<'_> {
         new
     }
 
+    #[inline(always)]
     fn update_slot(&mut self, obj: Oop, i: usize) {
         let a = obj.addr() + WORD + i * WORD;
         let v = Oop(self.h.mem.u64_at(a));
         if self.is_from_obj(v) {
-            let n = self.copy(v);
+            let n = self.copy_young(v);
             self.h.mem.set_u64_at(a, n.0);
         }
     }
@@ -261,7 +285,11 @@ impl Heap {
         } else {
             self.reference_slots(o)
         };
-        range.into_iter().any(|i| self.is_young(self.slot(o, i)))
+        // One range check for the slots, not one per slot.
+        let (lo, hi) = (self.young_lo, self.young_hi);
+        self.slot_words(o, range.end)[range.start..]
+            .iter()
+            .any(|&w| young_in(lo, hi, Oop(w)))
     }
 
     /// The scavenge proper (no checks, no statistics). With `tenure_all`
@@ -273,6 +301,7 @@ impl Heap {
         let fut = ns.future_space();
         let mut sc = Scavenger {
             past: (ns.past_space().0, ns.past_ptr),
+            young: (self.young_lo, self.young_hi),
             ns,
             fut_ptr: fut.0,
             fut_end: fut.1,
