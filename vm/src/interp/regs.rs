@@ -111,6 +111,15 @@
 //! only from 5.1 to 4.7 million: most are receivers seen for the first
 //! time).
 //!
+//! Given up later: a bit in `FrameShape` for methods whose bytecodes can
+//! touch receiver variables (the others skip `rcvr_slots_flag`), with
+//! `copy_args` unrolled for one argument and the checkpoint testing sp and
+//! fp at once (0.3-2.9% fewer instructions on eight benchmarks, 0.3-0.8%
+//! more on three, Queens 15% slower in every alternated run), and a call
+//! site for `basicNew` of its own beside the block activation's (Queens
+//! 11% slower at the same instruction count; `r_fast_primitive` puts both
+//! behind one call).
+//!
 //! Every function is aligned to 64 bytes (`.cargo/config.toml`): the
 //! loops' speed depended on their start address modulo 64, which moved
 //! with the size of unrelated code (Queens by 10-15%). Where the `Vm`'s
