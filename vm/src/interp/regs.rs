@@ -1025,13 +1025,7 @@ impl Vm {
         if !self.cache.known_class(class) {
             return None;
         }
-        let (spec, fixed) = self.heap.class_format(class)?;
-        let indexable = matches!(spec, 2..=4 | 9..=23);
-        if (prim == 71) != indexable || spec >= 24 {
-            return None;
-        }
-        // A class's identity hash is its class index (`Heap::is_class`).
-        let ci = self.heap.header(class).hash();
+        let (ci, spec, fixed) = self.instance_spec(class, prim == 71)?;
         let o = self.heap.instantiate_young(ci, spec, fixed, n)?;
         let sp = up(r.sp, nargs);
         r.set(sp, o.0);

@@ -499,8 +499,8 @@ impl Vm {
         } else {
             self.quick_primitive_of(m)
         };
-        let shape = FrameShape::of(h);
         let code = self.code_of(m, h.bytecode_set(), false);
+        let shape = code.shape;
         debug_assert!(prim < 1 << 16 && code.len <= 1 << 15);
         Hit {
             method: m,

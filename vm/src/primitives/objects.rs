@@ -587,6 +587,20 @@ impl Vm {
         Ok(self.prim_return(nargs, rcvr))
     }
 
+    /// The class index, instance specification and fixed field count of
+    /// an instance of `class`, a class `Heap::is_class` accepted: None when
+    /// the class's format has no instances or `indexed` does not match it.
+    #[inline(always)]
+    pub(crate) fn instance_spec(&self, class: Oop, indexed: bool) -> Option<(u32, u8, usize)> {
+        let (spec, fixed) = self.heap.class_format(class)?;
+        let indexable = matches!(spec, 2..=4 | 9..=23);
+        if indexed != indexable || spec >= 24 {
+            return None;
+        }
+        // A class's identity hash is its class index (`is_class`).
+        Some((self.heap.header(class).hash(), spec, fixed))
+    }
+
     /// Primitives 70 (`basicNew`, `size` None) and 71 (`basicNew:`): a new
     /// instance of the class `rcvr`; Err holds the failure code. Also
     /// called by `execute_cached` ahead of the primitive table.
@@ -602,15 +616,9 @@ impl Vm {
             }
             self.cache.note_class(rcvr);
         }
-        let Some((spec, fixed)) = self.heap.class_format(rcvr) else {
+        let Some((ci, spec, fixed)) = self.instance_spec(rcvr, size.is_some()) else {
             return Err(ERR_BAD_RECEIVER);
         };
-        let indexable = matches!(spec, 2..=4 | 9..=23);
-        if size.is_some() != indexable || spec >= 24 {
-            return Err(ERR_BAD_RECEIVER);
-        }
-        // A class's identity hash is its class index (`is_class`).
-        let ci = self.heap.header(rcvr).hash();
         self.heap
             .instantiate_as(ci, spec, fixed, n)
             .map_err(|_| super::ERR_NO_MEMORY)
