@@ -433,14 +433,22 @@ impl Heap {
         debug_assert!(first + n <= self.num_slots(obj));
         let (lo, hi) = (self.young_lo, self.young_hi);
         let young = |v: Oop| crate::newspace::young_in(lo, hi, v);
-        let mut any_young = false;
+        let obj_young = young(obj);
         let words = self.mem.words_mut(self.slot_addr(obj, first), n);
+        if obj_young {
+            // The common case: nothing to remember, nothing to test.
+            for (i, w) in words.iter_mut().enumerate() {
+                *w = value(i).0;
+            }
+            return;
+        }
+        let mut any_young = false;
         for (i, w) in words.iter_mut().enumerate() {
             let v = value(i);
             *w = v.0;
             any_young |= young(v);
         }
-        if any_young && !young(obj) {
+        if any_young {
             self.remember(obj);
         }
     }

@@ -354,7 +354,23 @@ impl Vm {
         let rcvr_on_stack = flags & 128 != 0;
         let cb = self.literal(lit);
         let cls = self.heap.special(so::CLASS_FULL_BLOCK_CLOSURE);
-        let cl = self.instantiate(cls, ncopied)?;
+        // Straight into eden once the class is known to be one (the memo
+        // `basic_new` keeps), else the general path.
+        let mut known = self.cache.known_class(cls);
+        if !known && self.heap.is_class(cls) {
+            self.cache.note_class(cls);
+            known = true;
+        }
+        let young = if known {
+            self.instance_spec(cls, true)
+                .and_then(|(ci, spec, fixed)| self.heap.instantiate_young(ci, spec, fixed, ncopied))
+        } else {
+            None
+        };
+        let cl = match young {
+            Some(cl) => cl,
+            None => self.instantiate(cls, ncopied)?,
+        };
         let outer = if ignore_outer {
             self.nil()
         } else {
