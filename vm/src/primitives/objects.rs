@@ -619,6 +619,9 @@ impl Vm {
         let Some((ci, spec, fixed)) = self.instance_spec(rcvr, size.is_some()) else {
             return Err(ERR_BAD_RECEIVER);
         };
+        if let Some(o) = self.heap.instantiate_young(ci, spec, fixed, n) {
+            return Ok(o);
+        }
         self.heap
             .instantiate_as(ci, spec, fixed, n)
             .map_err(|_| super::ERR_NO_MEMORY)
