@@ -356,12 +356,7 @@ impl Vm {
         let cls = self.heap.special(so::CLASS_FULL_BLOCK_CLOSURE);
         // Straight into eden once the class is known to be one (the memo
         // `basic_new` keeps), else the general path.
-        let mut known = self.cache.known_class(cls);
-        if !known && self.heap.is_class(cls) {
-            self.cache.note_class(cls);
-            known = true;
-        }
-        let young = if known {
+        let young = if self.checked_class(cls) {
             self.instance_spec(cls, true)
                 .and_then(|(ci, spec, fixed)| self.heap.instantiate_young(ci, spec, fixed, ncopied))
         } else {

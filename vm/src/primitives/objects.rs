@@ -587,6 +587,20 @@ impl Vm {
         Ok(self.prim_return(nargs, rcvr))
     }
 
+    /// Whether `o` is a class (`Heap::is_class`), from the method cache's
+    /// memo of classes checked before, noting it there when it is.
+    #[inline(always)]
+    pub(crate) fn checked_class(&mut self, o: Oop) -> bool {
+        if self.cache.known_class(o) {
+            return true;
+        }
+        let class = self.heap.is_class(o);
+        if class {
+            self.cache.note_class(o);
+        }
+        class
+    }
+
     /// The class index, instance specification and fixed field count of
     /// an instance of `class`, a class `Heap::is_class` accepted: None when
     /// the class's format has no instances or `indexed` does not match it.
@@ -610,11 +624,8 @@ impl Vm {
             Some(Some(n)) if n >= 0 => n as usize,
             Some(_) => return Err(ERR_BAD_ARGUMENT),
         };
-        if !self.cache.known_class(rcvr) {
-            if !self.heap.is_class(rcvr) {
-                return Err(ERR_BAD_RECEIVER);
-            }
-            self.cache.note_class(rcvr);
+        if !self.checked_class(rcvr) {
+            return Err(ERR_BAD_RECEIVER);
         }
         let Some((ci, spec, fixed)) = self.instance_spec(rcvr, size.is_some()) else {
             return Err(ERR_BAD_RECEIVER);
